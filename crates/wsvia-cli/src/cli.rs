@@ -1,0 +1,184 @@
+//! The command line: subcommands and flags (clap derive; doc comments are the help text).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// WebSocket through the proxies between users and servers.
+#[derive(Debug, Parser)]
+#[command(name = "wsvia", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles of wsvia.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open a WebSocket (ws:// or wss://), directly or through a proxy, and talk over stdin/stdout.
+    #[command(after_help = connect_after_help())]
+    Connect(ConnectArgs),
+    /// Run a WebSocket echo server (text back as text, binary as binary).
+    #[command(
+        after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
+    )]
+    Echo(EchoArgs),
+}
+
+fn connect_after_help() -> String {
+    format!(
+        "Examples:\n  echo hello | wsvia connect ws://127.0.0.1:9001/\n  wsvia connect -x http://alice:secret@proxy:3128 wss://example.com/chat\n  https_proxy=http://proxy:3128 wsvia connect -v --trace wss://example.com/\n\n{}",
+        crate::exit_code::TABLE
+    )
+}
+
+/// Flags of `wsvia connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The WebSocket URL: ws://host[:port]/path or wss://…
+    pub url: String,
+
+    /// Use this proxy: http://[user:pass@]host[:port] or https://…; "" for none.
+    /// Without it, wss_proxy/https_proxy/ws_proxy/http_proxy/all_proxy are read as curl does.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Proxy credentials, USER:PASS (override those in the proxy URL).
+    #[arg(short = 'U', long, value_name = "USER:PASS")]
+    pub proxy_user: Option<String>,
+
+    /// A header for the proxy's CONNECT request only ('Name: value'; repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub proxy_header: Vec<String>,
+
+    /// Hosts reached without a proxy (overrides no_proxy/NO_PROXY): comma-separated
+    /// names, .domains, IP addresses, CIDR ranges, or "*".
+    #[arg(long, value_name = "LIST")]
+    pub noproxy: Option<String>,
+
+    /// A header for the server's upgrade request ('Name: value'; repeatable).
+    #[arg(short = 'H', long, value_name = "HEADER")]
+    pub header: Vec<String>,
+
+    /// Offer a subprotocol (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub protocol: Vec<String>,
+
+    /// Trust the CA certificates in this PEM file for the server.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+
+    /// Do not check the server's certificate.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file for an https:// proxy.
+    #[arg(long, value_name = "FILE")]
+    pub proxy_cacert: Vec<PathBuf>,
+
+    /// Do not check an https:// proxy's certificate.
+    #[arg(long)]
+    pub proxy_insecure: bool,
+
+    /// Give up opening the connection after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+
+    /// Send a Ping every SECS seconds while connected.
+    #[arg(long, value_name = "SECS")]
+    pub ping_interval: Option<f64>,
+
+    /// Largest message accepted from the server, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = wsvia::DEFAULT_MAX_MESSAGE_SIZE)]
+    pub max_message_size: usize,
+
+    /// Send stdin as binary messages (each read becomes one message) instead of text lines.
+    #[arg(long, conflicts_with = "echo")]
+    pub binary: bool,
+
+    /// Send every message received back unchanged (stdin is not read).
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Write the CONNECT and upgrade exchanges to stderr, credentials redacted.
+    #[arg(long)]
+    pub trace: bool,
+
+    /// Say which proxy was chosen and why, and each step of the connection.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+/// Flags of `wsvia echo`.
+#[derive(Debug, Args)]
+pub struct EchoArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:9001", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Largest message echoed, in bytes; larger ones close the connection with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = wsvia_echo::DEFAULT_MAX_MESSAGE_SIZE)]
+    pub max_message_size: usize,
+
+    /// Serve wss:// with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connect_takes_curl_style_proxy_flags() {
+        let cli = Cli::try_parse_from([
+            "wsvia",
+            "connect",
+            "-x",
+            "http://p:3128",
+            "-U",
+            "a:b",
+            "--noproxy",
+            "localhost",
+            "-H",
+            "X-A: 1",
+            "-H",
+            "X-B: 2",
+            "-k",
+            "wss://h/",
+        ])
+        .unwrap();
+        let Command::Connect(args) = cli.command else {
+            panic!("not connect")
+        };
+        assert_eq!(args.proxy.as_deref(), Some("http://p:3128"));
+        assert_eq!(args.proxy_user.as_deref(), Some("a:b"));
+        assert_eq!(args.header.len(), 2);
+        assert!(args.insecure);
+    }
+
+    #[test]
+    fn echo_and_binary_conflict_and_tls_needs_both_files() {
+        assert!(
+            Cli::try_parse_from(["wsvia", "connect", "--echo", "--binary", "ws://h/"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["wsvia", "echo", "--tls-cert", "c.pem"]).is_err());
+        let cli = Cli::try_parse_from(["wsvia", "echo"]).unwrap();
+        let Command::Echo(args) = cli.command else {
+            panic!("not echo")
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
+    }
+}

@@ -1,0 +1,40 @@
+//! `wsvia`: one binary, one subcommand per role. Flags become options here; the work is
+//! done by the library crates.
+
+mod cli;
+mod connect;
+mod echo;
+mod exit_code;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsvia: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_code::FAILURE);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Connect(args) => connect::run(args).await,
+            cli::Command::Echo(args) => echo::run(args).await,
+        }
+    })
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default level (warn).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

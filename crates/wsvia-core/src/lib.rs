@@ -1,0 +1,28 @@
+//! Sans-IO building blocks shared by every wsvia role.
+//!
+//! Nothing in this crate opens a socket, reads a clock or touches the process
+//! environment: each function takes bytes or values and returns values, so every
+//! decision is testable table-driven and fuzzable.
+//!
+//! # Layout
+//! - [`proxy_url`]: parse `http://user:pass@host:port` style proxy URLs (curl's rules).
+//! - [`no_proxy`]: `no_proxy` / `NO_PROXY` / `--noproxy` lists and their matching rules.
+//! - [`select`]: pick the proxy for a target from flags and an environment snapshot.
+//! - [`auth`]: proxy credentials and the `Basic` answer.
+//! - [`challenge`]: parse `Proxy-Authenticate` / `WWW-Authenticate` challenges (every scheme).
+//! - [`digest`]: answer a `Digest` challenge (RFC 7616).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod challenge;
+pub mod digest;
+pub mod no_proxy;
+pub mod proxy_url;
+pub mod select;
+
+pub use auth::Credentials;
+pub use challenge::{Challenge, parse_challenges};
+pub use no_proxy::NoProxy;
+pub use proxy_url::{ProxyScheme, ProxyUrl, ProxyUrlError};
+pub use select::{EnvSnapshot, ProxySelector, Selection, SelectionReason, Target, TargetScheme};

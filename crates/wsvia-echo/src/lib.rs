@@ -1,0 +1,210 @@
+//! A WebSocket echo server for testing clients and proxies, like the public echo services.
+//!
+//! Text comes back as text and binary as binary, in order, up to a configurable message
+//! size (16 MiB by default); pings are answered by the WebSocket layer and the close
+//! handshake is completed. Optional TLS makes it a `wss://` server.
+//!
+//! # Layout
+//! - [`EchoServer`], [`EchoConfig`]: serve a bound listener until a shutdown token fires.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The default largest message echoed: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+/// How connections still open at shutdown are given to finish their close handshake.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Options of the echo server.
+///
+/// # Examples
+/// ```
+/// let cfg = wsvia_echo::EchoConfig { max_message_size: 1 << 20, ..Default::default() };
+/// assert!(cfg.tls.is_none());
+/// ```
+#[derive(Clone)]
+pub struct EchoConfig {
+    /// Largest message (and frame) accepted; larger ones close the connection with 1009.
+    pub max_message_size: usize,
+    /// Serve `wss://` with this TLS configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for EchoConfig {
+    fn default() -> Self {
+        EchoConfig {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            tls: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EchoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EchoConfig")
+            .field("max_message_size", &self.max_message_size)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// The echo server.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let shutdown = tokio_util::sync::CancellationToken::new();
+/// wsvia_echo::EchoServer::new(Default::default()).serve(listener, shutdown).await
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EchoServer {
+    config: EchoConfig,
+}
+
+impl EchoServer {
+    /// A server with these options.
+    ///
+    /// # Examples
+    /// ```
+    /// let server = wsvia_echo::EchoServer::new(Default::default());
+    /// # drop(server);
+    /// ```
+    pub fn new(config: EchoConfig) -> EchoServer {
+        EchoServer { config }
+    }
+
+    /// Accept and echo until `shutdown` fires, then close open connections with 1001
+    /// (going away) and wait briefly for their close handshakes.
+    ///
+    /// # Errors
+    /// Only when accepting fails for a reason other than a single connection's error.
+    ///
+    /// # Cancel safety
+    /// Cancel with `shutdown`, not by dropping, so that connections close cleanly.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    /// let stop = tokio_util::sync::CancellationToken::new();
+    /// wsvia_echo::EchoServer::new(Default::default()).serve(listener, stop).await
+    /// # }
+    /// ```
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> io::Result<()> {
+        let tasks = TaskTracker::new();
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) if is_per_connection(&e) => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            let config = self.config.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                if let Err(e) = serve_connection(tcp, peer, &config, stop).await {
+                    tracing::debug!(%peer, error = %e, "echo connection ended with an error");
+                }
+            });
+        }
+        tasks.close();
+        let _ = tokio::time::timeout(CLOSE_GRACE, tasks.wait()).await;
+        Ok(())
+    }
+}
+
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    ) || e.raw_os_error() == Some(24) // EMFILE: keep serving the connections we have
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    config: &EchoConfig,
+    shutdown: CancellationToken,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let _ = tcp.set_nodelay(true);
+    tracing::debug!(%peer, "echo connection");
+    match &config.tls {
+        None => echo(tcp, config, shutdown).await,
+        Some(tls) => {
+            let stream = tokio_rustls::TlsAcceptor::from(tls.clone())
+                .accept(tcp)
+                .await?;
+            echo(stream, config, shutdown).await
+        }
+    }
+}
+
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: &EchoConfig,
+    shutdown: CancellationToken,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await?;
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => {
+                let frame = CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() };
+                ws.close(Some(frame)).await?;
+                // Wait for the peer's Close so the handshake completes.
+                while ws.next().await.is_some() {}
+                return Ok(());
+            }
+            next = ws.next() => next,
+        };
+        let Some(message) = next else { return Ok(()) };
+        let mut pending = feed_data(&mut ws, message?).await?;
+        // Echo everything that has already arrived before paying for one flush.
+        while let Some(Some(message)) = ws.next().now_or_never() {
+            pending |= feed_data(&mut ws, message?).await?;
+        }
+        if pending {
+            ws.flush().await?;
+        }
+    }
+}
+
+/// Queue a data message for echo; control messages are answered by tungstenite itself
+/// (Pong for Ping, the closing Close), which it flushes on the next read.
+async fn feed_data<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    message: Message,
+) -> Result<bool, tokio_tungstenite::tungstenite::Error> {
+    match message {
+        Message::Text(_) | Message::Binary(_) => {
+            ws.feed(message).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}

@@ -1,0 +1,641 @@
+//! The client: options, the route decision, and the layers composed in order.
+//!
+//! `TCP → TLS to the proxy (https:// proxies) → CONNECT tunnel → TLS to the server (wss://)
+//! → WebSocket upgrade`. Each layer takes a [`Stream`] and returns a [`Stream`]; this module
+//! only decides which layers run and enforces the connect deadline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rustls::ClientConfig;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use wsvia_core::{
+    Credentials, EnvSnapshot, ProxyScheme, ProxySelector, ProxyUrl, Selection, Target, TargetScheme,
+};
+
+use crate::dial;
+use crate::error::{Error, Peer, Phase};
+use crate::observe::{Event, Observer};
+use crate::stream::Stream;
+use crate::tls::{self, TrustOptions};
+use crate::tunnel::{self, TunnelRequest};
+use crate::upgrade::{self, UpgradeRequest};
+
+/// The default largest message accepted, as `wsvia echo` uses: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+/// An open WebSocket and how it was reached.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> Result<(), wsvia::Error> {
+/// let conn = wsvia::Client::builder().build()?.connect("ws://127.0.0.1:9001/").await?;
+/// println!("via {:?}: {}", conn.route.proxy, conn.response.status());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Connection {
+    /// The WebSocket, ready for messages.
+    pub websocket: WebSocketStream<Stream>,
+    /// The server's `101` response (subprotocol, extensions, headers).
+    pub response: Response,
+    /// The proxy used (if any) and why.
+    pub route: Selection,
+}
+
+/// Where the proxy comes from.
+#[derive(Debug, Clone)]
+enum ProxySource {
+    /// The process environment, read when the client is built.
+    Environment,
+    /// A given environment snapshot (tests, embedding).
+    Snapshot(EnvSnapshot),
+}
+
+/// Options for a [`Client`].
+///
+/// # Examples
+/// ```
+/// let client = wsvia::Client::builder()
+///     .proxy("http://proxy.example:3128")
+///     .proxy_credentials("alice", "secret")
+///     .header("Origin: https://example.com")
+///     .connect_timeout(std::time::Duration::from_secs(10))
+///     .build()
+///     .unwrap();
+/// # drop(client);
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    source: ProxySource,
+    explicit_proxy: Option<String>,
+    no_proxy: Option<String>,
+    proxy_credentials: Option<Credentials>,
+    proxy_headers: Vec<String>,
+    headers: Vec<String>,
+    protocols: Vec<String>,
+    trust: TrustOptions,
+    proxy_trust: TrustOptions,
+    connect_timeout: Option<Duration>,
+    max_message_size: usize,
+    user_agent: String,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            source: ProxySource::Environment,
+            explicit_proxy: None,
+            no_proxy: None,
+            proxy_credentials: None,
+            proxy_headers: Vec::new(),
+            headers: Vec::new(),
+            protocols: Vec::new(),
+            trust: TrustOptions::default(),
+            proxy_trust: TrustOptions::default(),
+            connect_timeout: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            user_agent: concat!("wsvia/", env!("CARGO_PKG_VERSION")).to_owned(),
+            observer: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Use this proxy (`http://`, `https://`; `user:pass@` allowed). `""` means no proxy,
+    /// as `curl -x ""` does. Without this, the proxy comes from the environment.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy("http://127.0.0.1:3128");
+    /// # drop(b);
+    /// ```
+    pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
+        self.explicit_proxy = Some(proxy.into());
+        self
+    }
+
+    /// Read proxy variables from `env` instead of the process environment.
+    ///
+    /// # Examples
+    /// ```
+    /// let env = wsvia_core::EnvSnapshot::from_vars([("https_proxy", "http://p:3128")]);
+    /// let b = wsvia::Client::builder().environment(env);
+    /// # drop(b);
+    /// ```
+    pub fn environment(mut self, env: EnvSnapshot) -> Self {
+        self.source = ProxySource::Snapshot(env);
+        self
+    }
+
+    /// Hosts to reach without a proxy, overriding `no_proxy`/`NO_PROXY` (curl's `--noproxy`).
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().no_proxy("localhost,.internal");
+    /// # drop(b);
+    /// ```
+    pub fn no_proxy(mut self, list: impl Into<String>) -> Self {
+        self.no_proxy = Some(list.into());
+        self
+    }
+
+    /// Credentials for the proxy; they override those in the proxy URL.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy_credentials("alice", "secret");
+    /// # drop(b);
+    /// ```
+    pub fn proxy_credentials(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.proxy_credentials = Some(Credentials::new(user, password));
+        self
+    }
+
+    /// A header for the proxy's `CONNECT` request only, as `Name: value`.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy_header("X-Team: web");
+    /// # drop(b);
+    /// ```
+    pub fn proxy_header(mut self, header: impl Into<String>) -> Self {
+        self.proxy_headers.push(header.into());
+        self
+    }
+
+    /// A header for the server's upgrade request, as `Name: value`.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().header("Origin: https://example.com");
+    /// # drop(b);
+    /// ```
+    pub fn header(mut self, header: impl Into<String>) -> Self {
+        self.headers.push(header.into());
+        self
+    }
+
+    /// Offer a subprotocol (`Sec-WebSocket-Protocol`); may be called several times.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().protocol("chat");
+    /// # drop(b);
+    /// ```
+    pub fn protocol(mut self, name: impl Into<String>) -> Self {
+        self.protocols.push(name.into());
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file for the server, besides the usual roots.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().ca_file("ca.pem");
+    /// # drop(b);
+    /// ```
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trust.ca_files.push(path.into());
+        self
+    }
+
+    /// Do not check the server's certificate (`--insecure`).
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().insecure(true);
+    /// # drop(b);
+    /// ```
+    pub fn insecure(mut self, yes: bool) -> Self {
+        self.trust.insecure = yes;
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file for an `https://` proxy.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy_ca_file("proxy-ca.pem");
+    /// # drop(b);
+    /// ```
+    pub fn proxy_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.proxy_trust.ca_files.push(path.into());
+        self
+    }
+
+    /// Do not check an `https://` proxy's certificate.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy_insecure(true);
+    /// # drop(b);
+    /// ```
+    pub fn proxy_insecure(mut self, yes: bool) -> Self {
+        self.proxy_trust.insecure = yes;
+        self
+    }
+
+    /// Give up opening a connection after this long; the error names the phase.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().connect_timeout(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = Some(limit);
+        self
+    }
+
+    /// The largest message accepted from the server (default 16 MiB).
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().max_message_size(1 << 20);
+    /// # drop(b);
+    /// ```
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Report each step to `observer` (for `-v` and `--trace`).
+    ///
+    /// # Examples
+    /// ```
+    /// struct Quiet;
+    /// impl wsvia::Observer for Quiet { fn on_event(&self, _: &wsvia::Event<'_>) {} }
+    /// let b = wsvia::Client::builder().observer(std::sync::Arc::new(Quiet));
+    /// # drop(b);
+    /// ```
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Check the options and build the client (loads CA files and system roots once).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHeader`] or [`Error::CaFile`] for bad options.
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(wsvia::Client::builder().header("no colon").build().is_err());
+    /// ```
+    pub fn build(self) -> Result<Client, Error> {
+        let env = match self.source {
+            ProxySource::Environment => EnvSnapshot::from_vars(std::env::vars()),
+            ProxySource::Snapshot(env) => env,
+        };
+        let selector = ProxySelector::new(env)
+            .explicit_proxy(self.explicit_proxy)
+            .no_proxy_override(self.no_proxy);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                selector,
+                proxy_credentials: self.proxy_credentials,
+                proxy_headers: parse_headers(&self.proxy_headers)?,
+                headers: parse_headers(&self.headers)?,
+                protocols: self.protocols,
+                target_tls: tls::client_config(&self.trust)?,
+                proxy_tls: tls::client_config(&self.proxy_trust)?,
+                connect_timeout: self.connect_timeout,
+                ws_config: WebSocketConfig::default()
+                    .max_message_size(Some(self.max_message_size))
+                    .max_frame_size(Some(self.max_message_size)),
+                user_agent: self.user_agent,
+                observer: self.observer,
+            }),
+        })
+    }
+}
+
+/// Opens WebSockets with fixed options; cheap to clone and share between tasks.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> Result<(), wsvia::Error> {
+/// use futures_util::{SinkExt, StreamExt};
+/// use tokio_tungstenite::tungstenite::Message;
+/// let client = wsvia::Client::builder().proxy("http://127.0.0.1:3128").build()?;
+/// let mut conn = client.connect("wss://echo.example/ws").await?;
+/// conn.websocket.send(Message::text("hello")).await.ok();
+/// let reply = conn.websocket.next().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    selector: ProxySelector,
+    proxy_credentials: Option<Credentials>,
+    proxy_headers: HeaderMap,
+    headers: HeaderMap,
+    protocols: Vec<String>,
+    target_tls: Arc<ClientConfig>,
+    proxy_tls: Arc<ClientConfig>,
+    connect_timeout: Option<Duration>,
+    ws_config: WebSocketConfig,
+    user_agent: String,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Start building a client.
+    ///
+    /// # Examples
+    /// ```
+    /// let client = wsvia::Client::builder().build().unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Open a WebSocket to a `ws://` or `wss://` URL, through the proxy the options choose.
+    ///
+    /// # Errors
+    /// An [`Error`] naming the phase and the party at fault.
+    ///
+    /// # Cancel safety
+    /// Cancelling drops the half-open connection; nothing is left behind.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f() -> Result<(), wsvia::Error> {
+    /// let conn = wsvia::Client::builder().build()?.connect("ws://127.0.0.1:9001/").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(&self, url: &str) -> Result<Connection, Error> {
+        let inner = &*self.inner;
+        let url = parse_url(url)?;
+        let target = target_of(&url)?;
+        let route = inner.selector.select(&target)?;
+        inner.emit(&Event::Route(&route));
+        let deadline = inner.connect_timeout.map(|d| Instant::now() + d);
+        let stream = match &route.proxy {
+            None => inner.direct(&target, deadline).await?,
+            Some(proxy) => inner.tunnel(proxy, &target, deadline).await?,
+        };
+        let stream = match target.scheme {
+            TargetScheme::Ws => stream,
+            TargetScheme::Wss => {
+                let tls = tls::handshake(stream, &target.host, inner.target_tls.clone());
+                let tls = within(deadline, Phase::TargetTls, tls)
+                    .await?
+                    .map_err(|failure| Error::TargetTls {
+                        host: target.host.clone(),
+                        failure,
+                    })?;
+                inner.emit(&Event::TlsEstablished {
+                    peer: Peer::Target,
+                    name: &target.host,
+                });
+                tls
+            }
+        };
+        let request = UpgradeRequest {
+            url: &url,
+            headers: &inner.headers,
+            protocols: &inner.protocols,
+            config: inner.ws_config,
+            observer: inner.observer.as_deref(),
+        };
+        let (websocket, response) = within(
+            deadline,
+            Phase::Upgrade,
+            upgrade::websocket(stream, &request),
+        )
+        .await??;
+        Ok(Connection {
+            websocket,
+            response,
+            route,
+        })
+    }
+}
+
+impl Inner {
+    fn emit(&self, event: &Event<'_>) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(event);
+        }
+    }
+
+    async fn direct(&self, target: &Target, deadline: Option<Instant>) -> Result<Stream, Error> {
+        let label = authority(&target.host, target.port);
+        let dialed = within(
+            deadline,
+            Phase::Tcp,
+            dial::tcp(Peer::Target, &target.host, target.port, &label),
+        )
+        .await??;
+        self.emit(&Event::Connected {
+            peer: Peer::Target,
+            addr: dialed.addr,
+        });
+        Ok(Stream::new(dialed.stream))
+    }
+
+    async fn tunnel(
+        &self,
+        proxy: &ProxyUrl,
+        target: &Target,
+        deadline: Option<Instant>,
+    ) -> Result<Stream, Error> {
+        if matches!(proxy.scheme, ProxyScheme::Socks5 | ProxyScheme::Socks5h) {
+            return Err(Error::UnsupportedProxy {
+                scheme: proxy.scheme.to_string(),
+            });
+        }
+        let label = proxy.redacted();
+        let credentials = self
+            .proxy_credentials
+            .as_ref()
+            .or(proxy.credentials.as_ref());
+        let request = TunnelRequest {
+            proxy_label: &label,
+            target: &authority(&target.host, target.port),
+            credentials,
+            extra_headers: &self.proxy_headers,
+            user_agent: &self.user_agent,
+            observer: self.observer.as_deref(),
+        };
+        let dial = || self.dial_proxy(proxy, &label, deadline);
+        within(deadline, Phase::Tunnel, tunnel::open(&request, dial)).await?
+    }
+
+    /// TCP to the proxy, then TLS when it is an `https://` proxy.
+    async fn dial_proxy(
+        &self,
+        proxy: &ProxyUrl,
+        label: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Stream, Error> {
+        let dialed = within(
+            deadline,
+            Phase::Tcp,
+            dial::tcp(Peer::Proxy, &proxy.host, proxy.port, label),
+        )
+        .await??;
+        self.emit(&Event::Connected {
+            peer: Peer::Proxy,
+            addr: dialed.addr,
+        });
+        let stream = Stream::new(dialed.stream);
+        if proxy.scheme != ProxyScheme::Https {
+            return Ok(stream);
+        }
+        let tls = tls::handshake(stream, &proxy.host, self.proxy_tls.clone());
+        let tls = within(deadline, Phase::ProxyTls, tls)
+            .await?
+            .map_err(|failure| Error::ProxyTls {
+                proxy: label.to_owned(),
+                failure,
+            })?;
+        self.emit(&Event::TlsEstablished {
+            peer: Peer::Proxy,
+            name: &proxy.host,
+        });
+        Ok(tls)
+    }
+}
+
+/// Run `fut` until the deadline; on expiry the error names `phase`.
+async fn within<T>(
+    deadline: Option<Instant>,
+    phase: Phase,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, Error> {
+    match deadline {
+        None => Ok(fut.await),
+        Some(at) => tokio::time::timeout_at(at, fut)
+            .await
+            .map_err(|_| Error::Timeout { phase }),
+    }
+}
+
+fn parse_url(input: &str) -> Result<url::Url, Error> {
+    let invalid = |reason: &str| Error::InvalidUrl {
+        url: input.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(input).map_err(|e| invalid(&e.to_string()))?;
+    match url.scheme() {
+        "ws" | "wss" => {}
+        "http" | "https" => return Err(invalid("use ws:// or wss:// for WebSocket URLs")),
+        other => return Err(invalid(&format!("unsupported scheme {other:?}"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "credentials in a WebSocket URL are not sent; use -H 'Authorization: …'",
+        ));
+    }
+    Ok(url)
+}
+
+fn target_of(url: &url::Url) -> Result<Target, Error> {
+    let scheme = if url.scheme() == "wss" {
+        TargetScheme::Wss
+    } else {
+        TargetScheme::Ws
+    };
+    let host = match url.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(host) => host.to_string(),
+        None => unreachable!("parse_url rejects URLs without a host"),
+    };
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| Error::InvalidUrl {
+            url: url.to_string(),
+            reason: "no port".into(),
+        })?;
+    Ok(Target { scheme, host, port })
+}
+
+/// `host:port`, IPv6 in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn parse_headers(lines: &[String]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    for line in lines {
+        let invalid = |reason: &str| Error::InvalidHeader {
+            header: line.clone(),
+            reason: reason.to_owned(),
+        };
+        let (name, value) = line.split_once(':').ok_or_else(|| invalid("no ':'"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| invalid("the name is not a token"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| invalid("the value holds a control character"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_before_any_connection() {
+        for (input, ok) in [
+            ("ws://example.com/", true),
+            ("wss://example.com:8443/chat?x=1", true),
+            ("ws://[::1]:9001/", true),
+            ("http://example.com/", false),
+            ("ftp://example.com/", false),
+            ("ws://user:pw@example.com/", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(parse_url(input).is_ok(), ok, "{input}");
+        }
+    }
+
+    #[test]
+    fn targets_take_default_ports_and_unbracketed_ipv6() {
+        let t = target_of(&parse_url("wss://example.com/").unwrap()).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("example.com", 443));
+        let t = target_of(&parse_url("ws://[::1]/").unwrap()).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 80));
+        assert_eq!(authority(&t.host, t.port), "[::1]:80");
+    }
+
+    #[test]
+    fn headers_need_a_name_and_a_colon() {
+        assert!(parse_headers(&["X-A: 1".into(), "X-B:2".into()]).is_ok());
+        assert!(parse_headers(&["no colon".into()]).is_err());
+        assert!(parse_headers(&["bad name: 1".into()]).is_err());
+    }
+}

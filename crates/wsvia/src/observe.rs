@@ -1,0 +1,151 @@
+//! What a connection attempt reports as it goes: for `wsvia connect -v` and `--trace`.
+//!
+//! The library never prints. It hands [`Event`]s to an [`Observer`] the caller installs;
+//! heads are already redacted (no credentials) before they reach the observer.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use wsvia_core::Selection;
+
+use crate::error::Peer;
+
+/// One step of opening a connection.
+///
+/// # Examples
+/// ```
+/// let e = wsvia::Event::Retrying { why: "proxy closed after 407".into() };
+/// assert!(e.to_string().contains("407"));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The route was chosen: which proxy (or none) and why.
+    Route(&'a Selection),
+    /// A TCP connection is open.
+    Connected {
+        /// Proxy or server.
+        peer: Peer,
+        /// The address we reached.
+        addr: SocketAddr,
+    },
+    /// A TLS session is up.
+    TlsEstablished {
+        /// Proxy or server.
+        peer: Peer,
+        /// The name that was checked.
+        name: &'a str,
+    },
+    /// A request head as sent on the wire, credentials redacted.
+    Sent {
+        /// Proxy (CONNECT) or server (upgrade).
+        peer: Peer,
+        /// The head, CRLF line ends, no trailing blank line.
+        head: &'a str,
+    },
+    /// A response head as received, credentials redacted.
+    Received {
+        /// Proxy or server.
+        peer: Peer,
+        /// The head, CRLF line ends, no trailing blank line.
+        head: &'a str,
+    },
+    /// The proxy asked for authentication and we try again.
+    Retrying {
+        /// Why, in words.
+        why: String,
+    },
+}
+
+impl fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Route(sel) => match &sel.proxy {
+                Some(proxy) => write!(f, "* proxy {proxy}: {}", sel.reason),
+                None => write!(f, "* direct: {}", sel.reason),
+            },
+            Event::Connected { peer, addr } => write!(f, "* connected to {peer} {addr}"),
+            Event::TlsEstablished { peer, name } => {
+                write!(f, "* TLS with {peer} {name} established")
+            }
+            Event::Sent { head, .. } => write_lines(f, "> ", head),
+            Event::Received { head, .. } => write_lines(f, "< ", head),
+            Event::Retrying { why } => write!(f, "* {why}"),
+        }
+    }
+}
+
+fn write_lines(f: &mut fmt::Formatter<'_>, mark: &str, head: &str) -> fmt::Result {
+    for (i, line) in head.split("\r\n").enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        write!(f, "{mark}{line}")?;
+    }
+    Ok(())
+}
+
+/// Receives [`Event`]s while a connection opens.
+///
+/// # Examples
+/// ```
+/// struct Print;
+/// impl wsvia::Observer for Print {
+///     fn on_event(&self, event: &wsvia::Event<'_>) { eprintln!("{event}"); }
+/// }
+/// ```
+pub trait Observer: Send + Sync {
+    /// Called once per event, in order.
+    fn on_event(&self, event: &Event<'_>);
+}
+
+/// Render a request or response head for tracing, redacting credentials.
+pub(crate) fn render_head<'h>(
+    first_line: &str,
+    headers: impl IntoIterator<Item = (&'h http::HeaderName, &'h http::HeaderValue)>,
+) -> String {
+    let mut out = first_line.to_owned();
+    for (name, value) in headers {
+        out.push_str("\r\n");
+        out.push_str(name.as_str());
+        out.push_str(": ");
+        out.push_str(&redact(name, value));
+    }
+    out
+}
+
+fn redact(name: &http::HeaderName, value: &http::HeaderValue) -> String {
+    let secret = name == http::header::PROXY_AUTHORIZATION
+        || name == http::header::AUTHORIZATION
+        || name == http::header::COOKIE;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    if !secret {
+        return text.into_owned();
+    }
+    match text.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} <redacted>"),
+        None => "<redacted>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue, header};
+
+    #[test]
+    fn heads_redact_credentials_but_keep_the_scheme() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("example.com:443"));
+        h.insert(
+            header::PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic YWxpY2U6c2VjcmV0"),
+        );
+        let head = render_head("CONNECT example.com:443 HTTP/1.1", &h);
+        assert_eq!(
+            head,
+            "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\nproxy-authorization: Basic <redacted>"
+        );
+        assert!(!head.contains("YWxpY2U6c2VjcmV0"));
+    }
+}
