@@ -49,6 +49,11 @@ pub struct ConnectArgs {
     #[arg(short = 'U', long, value_name = "USER:PASS")]
     pub proxy_user: Option<String>,
 
+    /// Send proxy credentials only when the proxy asks (407), in the strongest scheme
+    /// it offers (Digest before Basic), instead of Basic up front.
+    #[arg(long)]
+    pub proxy_anyauth: bool,
+
     /// A header for the proxy's CONNECT request only ('Name: value'; repeatable).
     #[arg(long, value_name = "HEADER")]
     pub proxy_header: Vec<String>,

@@ -73,6 +73,7 @@ fn build_client(args: &ConnectArgs) -> Result<Client, wsvia::Error> {
         let c = Credentials::parse_user_pass(user);
         b = b.proxy_credentials(c.username, c.password);
     }
+    b = b.proxy_anyauth(args.proxy_anyauth);
     if let Some(list) = &args.noproxy {
         b = b.no_proxy(list.clone());
     }

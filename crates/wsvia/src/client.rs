@@ -78,6 +78,7 @@ pub struct ClientBuilder {
     explicit_proxy: Option<String>,
     no_proxy: Option<String>,
     proxy_credentials: Option<Credentials>,
+    proxy_basic_upfront: bool,
     proxy_headers: Vec<String>,
     headers: Vec<String>,
     protocols: Vec<String>,
@@ -96,6 +97,7 @@ impl Default for ClientBuilder {
             explicit_proxy: None,
             no_proxy: None,
             proxy_credentials: None,
+            proxy_basic_upfront: true,
             proxy_headers: Vec::new(),
             headers: Vec::new(),
             protocols: Vec::new(),
@@ -161,6 +163,19 @@ impl ClientBuilder {
         password: impl Into<String>,
     ) -> Self {
         self.proxy_credentials = Some(Credentials::new(user, password));
+        self
+    }
+
+    /// Send proxy credentials only when the proxy asks (407), in the strongest scheme it
+    /// offers, instead of sending Basic with the first request (curl's `--proxy-anyauth`).
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxy_credentials("alice", "secret").proxy_anyauth(true);
+    /// # drop(b);
+    /// ```
+    pub fn proxy_anyauth(mut self, yes: bool) -> Self {
+        self.proxy_basic_upfront = !yes;
         self
     }
 
@@ -307,6 +322,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 selector,
                 proxy_credentials: self.proxy_credentials,
+                proxy_basic_upfront: self.proxy_basic_upfront,
                 proxy_headers: parse_headers(&self.proxy_headers)?,
                 headers: parse_headers(&self.headers)?,
                 protocols: self.protocols,
@@ -344,6 +360,7 @@ pub struct Client {
 struct Inner {
     selector: ProxySelector,
     proxy_credentials: Option<Credentials>,
+    proxy_basic_upfront: bool,
     proxy_headers: HeaderMap,
     headers: HeaderMap,
     protocols: Vec<String>,
@@ -478,6 +495,7 @@ impl Inner {
             proxy_label: &label,
             target: &authority(&target.host, target.port),
             credentials,
+            basic_upfront: self.proxy_basic_upfront,
             extra_headers: &self.proxy_headers,
             user_agent: &self.user_agent,
             observer: self.observer.as_deref(),

@@ -107,9 +107,20 @@ pub(crate) fn render_head<'h>(
     let mut out = first_line.to_owned();
     for (name, value) in headers {
         out.push_str("\r\n");
-        out.push_str(name.as_str());
+        out.push_str(&title_case(name.as_str()));
         out.push_str(": ");
         out.push_str(&redact(name, value));
+    }
+    out
+}
+
+/// `proxy-authorization` → `Proxy-Authorization`, as hyper writes names on the wire.
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
     }
     out
 }
@@ -144,7 +155,7 @@ mod tests {
         let head = render_head("CONNECT example.com:443 HTTP/1.1", &h);
         assert_eq!(
             head,
-            "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\nproxy-authorization: Basic <redacted>"
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nProxy-Authorization: Basic <redacted>"
         );
         assert!(!head.contains("YWxpY2U6c2VjcmV0"));
     }

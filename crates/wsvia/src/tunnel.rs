@@ -36,6 +36,8 @@ pub(crate) struct TunnelRequest<'a> {
     /// `host:port` of the target, IPv6 in brackets.
     pub(crate) target: &'a str,
     pub(crate) credentials: Option<&'a Credentials>,
+    /// Send Basic credentials with the first request, before the proxy asks.
+    pub(crate) basic_upfront: bool,
     pub(crate) extra_headers: &'a HeaderMap,
     pub(crate) user_agent: &'a str,
     pub(crate) observer: Option<&'a dyn Observer>,
@@ -57,14 +59,33 @@ where
     Fut: Future<Output = Result<Stream, Error>>,
 {
     let mut answer = match req.credentials {
-        Some(c) => Answer::Basic(header_value(&c.basic_header_value())?),
-        None => Answer::None,
+        Some(c) if req.basic_upfront => Answer::Basic(header_value(&c.basic_header_value())?),
+        _ => Answer::None,
     };
     let mut sender: Option<SendRequest<Empty<Bytes>>> = None;
-    for _round in 0..MAX_ROUNDS {
+    for round in 0..MAX_ROUNDS {
         let mut conn = match reusable(sender.take()).await {
-            Some(s) => s,
-            None => handshake(dial().await?, req.proxy_label).await?,
+            Some(s) => {
+                trace(
+                    req,
+                    Event::Retrying {
+                        why: "answering the 407 on the same connection".into(),
+                    },
+                );
+                s
+            }
+            None => {
+                if round > 0 {
+                    trace(
+                        req,
+                        Event::Retrying {
+                            why: "the proxy closed the connection after its 407; opening a new one"
+                                .into(),
+                        },
+                    );
+                }
+                handshake(dial().await?, req.proxy_label).await?
+            }
         };
         let request = build_request(req, &mut answer)?;
         trace(
@@ -98,13 +119,6 @@ where
         answer = next_answer(req, &answer, &response)?;
         if drain(response).await {
             sender = Some(conn);
-        } else {
-            trace(
-                req,
-                Event::Retrying {
-                    why: "the proxy closed the connection after 407; opening a new one".into(),
-                },
-            );
         }
     }
     Err(rejected(req, &answer))
@@ -325,5 +339,293 @@ fn status_line<B>(response: &http::Response<B>) -> String {
 fn trace(req: &TunnelRequest<'_>, event: Event<'_>) {
     if let Some(observer) = req.observer {
         observer.on_event(&event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Exact wire bytes against a scripted proxy on loopback: what we send, and how we
+    //! read 2xx heads with early bytes, 407 bodies (chunked, closed) and refusals.
+
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use wsvia_core::digest::{DigestResponse, expected_response, ha1};
+
+    /// Read one request head (up to the blank line) from the fake proxy's side.
+    async fn read_head(sock: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if sock.read(&mut byte).await.unwrap() == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
+    }
+
+    /// A proxy that runs `script` for each accepted connection, counting connections.
+    async fn fake_proxy<F, Fut>(script: F) -> (String, Arc<AtomicUsize>)
+    where
+        F: Fn(usize, TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                script(n, sock).await;
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn open_via(
+        addr: &str,
+        creds: Option<&Credentials>,
+        upfront: bool,
+    ) -> Result<Stream, Error> {
+        let headers = HeaderMap::new();
+        let req = TunnelRequest {
+            proxy_label: "http://fake",
+            target: "example.com:443",
+            credentials: creds,
+            basic_upfront: upfront,
+            extra_headers: &headers,
+            user_agent: "wsvia-test",
+            observer: None,
+        };
+        open(&req, || async {
+            Ok(Stream::new(
+                TcpStream::connect(addr).await.map_err(Error::Io)?,
+            ))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn sends_exact_connect_bytes_and_keeps_bytes_after_an_http10_200() {
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (addr, _) = fake_proxy(move |_, mut sock| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(
+                    b"HTTP/1.0 200 Connection established\r\nProxy-agent: fake/1\r\n\r\nEARLY",
+                )
+                .await
+                .unwrap();
+                let _ = sock.read(&mut [0u8; 1]).await;
+            }
+        })
+        .await;
+        let creds = Credentials::new("alice", "secret");
+        let mut stream = open_via(&addr, Some(&creds), true).await.unwrap();
+        assert_eq!(
+            seen_rx.recv().await.unwrap(),
+            "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nUser-Agent: wsvia-test\r\n\
+             Proxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n"
+        );
+        let mut early = [0u8; 5];
+        stream.read_exact(&mut early).await.unwrap();
+        assert_eq!(&early, b"EARLY");
+    }
+
+    #[tokio::test]
+    async fn answers_a_keep_alive_407_with_a_chunked_body_on_the_same_connection() {
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (addr, accepted) = fake_proxy(move |_, mut sock| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                      Proxy-Authenticate: Basic realm=\"corp\"\r\n\
+                      Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                )
+                .await
+                .unwrap();
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+                let _ = sock.read(&mut [0u8; 1]).await;
+            }
+        })
+        .await;
+        let creds = Credentials::new("alice", "secret");
+        open_via(&addr, Some(&creds), false).await.unwrap();
+        assert!(
+            !seen_rx
+                .recv()
+                .await
+                .unwrap()
+                .contains("Proxy-Authorization")
+        );
+        assert!(
+            seen_rx
+                .recv()
+                .await
+                .unwrap()
+                .contains("Proxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\n")
+        );
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "the retry reused the connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn opens_a_new_connection_when_the_407_closes_it() {
+        let (addr, accepted) = fake_proxy(|n, mut sock| async move {
+            let head = read_head(&mut sock).await;
+            if n == 0 {
+                assert!(!head.contains("Proxy-Authorization"));
+                sock.write_all(
+                    b"HTTP/1.0 407 Proxy Authentication Required\r\n\
+                      Proxy-Authenticate: Basic realm=\"tiny\"\r\nConnection: close\r\n\
+                      Content-Length: 4\r\n\r\ngone",
+                )
+                .await
+                .unwrap();
+            } else {
+                assert!(head.contains("Proxy-Authorization: Basic "));
+                sock.write_all(b"HTTP/1.0 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = sock.read(&mut [0u8; 1]).await;
+            }
+        })
+        .await;
+        let creds = Credentials::new("bob", "pw");
+        open_via(&addr, Some(&creds), false).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn answers_digest_with_a_response_the_proxy_can_verify() {
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (addr, _) = fake_proxy(move |_, mut sock| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                read_head(&mut sock).await;
+                sock.write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                      Proxy-Authenticate: Digest realm=\"corp\", nonce=\"abc123\", qop=\"auth\", algorithm=SHA-256\r\n\
+                      Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n",
+                )
+                .await
+                .unwrap();
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+                let _ = sock.read(&mut [0u8; 1]).await;
+            }
+        })
+        .await;
+        let creds = Credentials::new("alice", "secret");
+        open_via(&addr, Some(&creds), true).await.unwrap();
+        let head = seen_rx.recv().await.unwrap();
+        let value = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Proxy-Authorization: "))
+            .expect("a Digest answer");
+        let answer = DigestResponse::parse(value).unwrap();
+        assert_eq!(answer.uri, "example.com:443");
+        let ha1 = ha1(answer.algorithm, "alice", "corp", "secret");
+        assert_eq!(answer.response, expected_response(&answer, &ha1, "CONNECT"));
+    }
+
+    #[tokio::test]
+    async fn a_407_without_credentials_lists_every_scheme_offered() {
+        let (addr, _) = fake_proxy(|_, mut sock| async move {
+            read_head(&mut sock).await;
+            sock.write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                  Proxy-Authenticate: Negotiate\r\nProxy-Authenticate: Basic realm=\"corp\"\r\n\
+                  Content-Length: 0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        })
+        .await;
+        match open_via(&addr, None, true).await {
+            Err(Error::ProxyAuthRequired { offered, .. }) => {
+                assert_eq!(
+                    offered,
+                    vec!["Negotiate".to_owned(), "Basic realm=\"corp\"".to_owned()]
+                );
+            }
+            other => panic!("expected ProxyAuthRequired, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_status_retry_after_and_the_proxys_reason() {
+        let (addr, _) = fake_proxy(|_, mut sock| async move {
+            read_head(&mut sock).await;
+            sock.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\n\
+                  Proxy-Status: wsvia; error=connection_limit_reached\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        })
+        .await;
+        match open_via(&addr, None, true).await {
+            Err(Error::ProxyRefused {
+                status,
+                reason,
+                retry_after,
+                detail,
+                ..
+            }) => {
+                assert_eq!((status, reason.as_str()), (503, "Service Unavailable"));
+                assert_eq!(retry_after.as_deref(), Some("7"));
+                assert_eq!(
+                    detail.as_deref(),
+                    Some("wsvia; error=connection_limit_reached")
+                );
+            }
+            other => panic!("expected ProxyRefused, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_reported_as_rejected_not_required() {
+        let (addr, _) = fake_proxy(|_, mut sock| async move {
+            while !read_head(&mut sock).await.is_empty() {
+                let reply = b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                    Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n";
+                if sock.write_all(reply).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        let creds = Credentials::new("alice", "wrong");
+        match open_via(&addr, Some(&creds), true).await {
+            Err(Error::ProxyAuthRejected { user, scheme, .. }) => {
+                assert_eq!((user.as_str(), scheme.as_str()), ("alice", "Basic"));
+            }
+            other => panic!("expected ProxyAuthRejected, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_answers_garbage_or_nothing_breaks_the_protocol() {
+        for reply in [&b"SSH-2.0-OpenSSH_9.2\r\n"[..], &b""[..]] {
+            let (addr, _) = fake_proxy(move |_, mut sock| async move {
+                read_head(&mut sock).await;
+                sock.write_all(reply).await.unwrap();
+            })
+            .await;
+            let err = open_via(&addr, None, true).await.unwrap_err();
+            assert!(matches!(err, Error::ProxyProtocol { .. }), "{err:?}");
+        }
     }
 }

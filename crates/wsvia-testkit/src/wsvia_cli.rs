@@ -1,0 +1,152 @@
+//! Run the `wsvia` binary as users do: arguments, stdin, environment; capture the rest.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::process::Spawned;
+
+/// What a finished `wsvia` run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (`None` when killed by a signal or the timeout).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Run `bin args…` with `stdin`, extra `env` (the proxy variables are cleared first
+    /// so the caller's environment never leaks in), and a time limit.
+    pub fn new(
+        bin: &Path,
+        args: &[&str],
+        stdin: &[u8],
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Run {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for var in PROXY_VARS {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start wsvia");
+        let mut input = child.stdin.take().expect("piped stdin");
+        let data = stdin.to_vec();
+        // Write stdin on its own thread so a large input cannot deadlock with stdout.
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+        let stdout = drain(child.stdout.take().expect("piped stdout"));
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let code = wait_with_limit(&mut child, limit);
+        let _ = writer.join();
+        Run {
+            code,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        }
+    }
+
+    /// Panic with the whole run unless it exited with `code`.
+    pub fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, Some(code), "unexpected exit: {self:#?}");
+        self
+    }
+}
+
+/// Every variable curl-style proxy selection reads.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "ws_proxy",
+    "WS_PROXY",
+    "wss_proxy",
+    "WSS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+fn drain<R: Read + Send + 'static>(mut reader: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = reader.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A long-running `wsvia` server (echo, proxy, gateway) and the address it printed.
+#[derive(Debug)]
+pub struct WsviaProcess {
+    /// The address from its `listening on …` line.
+    pub addr: std::net::SocketAddr,
+    process: Spawned,
+}
+
+impl WsviaProcess {
+    /// Start `bin args…` and wait for the first `listening on SCHEME://ADDR/` on stderr.
+    pub fn start(bin: &Path, args: &[&str]) -> WsviaProcess {
+        let mut cmd = Command::new(bin);
+        cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+        let mut process = Spawned::start("wsvia", &mut cmd, None);
+        let stderr = process.child_mut().stderr.take().expect("piped stderr");
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                panic!("wsvia {args:?} exited before listening");
+            }
+            if let Some(addr) = listening_addr(&line) {
+                break addr;
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        WsviaProcess { addr, process }
+    }
+
+    /// The process, e.g. to signal it.
+    pub fn process(&mut self) -> &mut Spawned {
+        &mut self.process
+    }
+}
+
+fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+    let rest = line.split("listening on ").nth(1)?;
+    let rest = rest.split("://").nth(1).unwrap_or(rest);
+    rest.trim().trim_end_matches('/').parse().ok()
+}
