@@ -134,11 +134,15 @@ where
         .map(tokio::time::interval);
     let mut stdout = tokio::io::stdout();
     let mut close_sent = false;
+    let mut close_received = false;
     loop {
         tokio::select! {
             received = ws.next() => {
                 let message = match received {
                     None | Some(Err(tungstenite::Error::ConnectionClosed)) => return Ok(exit_code::OK),
+                    // After the server's Close the session is over; a TLS peer that then
+                    // drops TCP without close_notify (common) has lost no data.
+                    Some(Err(_)) if close_received => return Ok(exit_code::OK),
                     Some(Err(e)) => return Err(e),
                     Some(Ok(m)) => m,
                 };
@@ -158,6 +162,7 @@ where
                         report_close(frame.as_ref(), args.verbose);
                         // tungstenite answers the Close; reading on completes the handshake.
                         close_sent = true;
+                        close_received = true;
                     }
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 }

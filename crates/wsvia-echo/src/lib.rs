@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -171,6 +171,18 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await?;
+    let result = echo_messages(&mut ws, shutdown).await;
+    // Close the transport as well: over TLS this sends close_notify, so the client sees a
+    // clean end rather than a truncated stream.
+    let _ = ws.get_mut().shutdown().await;
+    result
+}
+
+/// Echo data messages until the close handshake ends or `shutdown` fires.
+async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    shutdown: CancellationToken,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => {
@@ -183,10 +195,19 @@ async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
             next = ws.next() => next,
         };
         let Some(message) = next else { return Ok(()) };
-        let mut pending = feed_data(&mut ws, message?).await?;
+        let mut pending = feed_data(ws, message?).await?;
         // Echo everything that has already arrived before paying for one flush.
         while let Some(Some(message)) = ws.next().now_or_never() {
-            pending |= feed_data(&mut ws, message?).await?;
+            match message {
+                Ok(message) => pending |= feed_data(ws, message).await?,
+                Err(e) => {
+                    // Messages before a bad frame still get their echo, as if unbatched.
+                    if pending {
+                        let _ = ws.flush().await;
+                    }
+                    return Err(e);
+                }
+            }
         }
         if pending {
             ws.flush().await?;

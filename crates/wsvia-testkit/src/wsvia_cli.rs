@@ -28,18 +28,7 @@ impl Run {
         env: &[(&str, &str)],
         limit: Duration,
     ) -> Run {
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for var in PROXY_VARS {
-            cmd.env_remove(var);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start wsvia");
+        let mut child = command(bin, args, env).spawn().expect("start wsvia");
         let mut input = child.stdin.take().expect("piped stdin");
         let data = stdin.to_vec();
         // Write stdin on its own thread so a large input cannot deadlock with stdout.
@@ -53,6 +42,54 @@ impl Run {
         Run {
             code,
             stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        }
+    }
+
+    /// Like a user at a terminal: type `stdin`, wait until stdout shows `expect` (or the
+    /// limit passes), then end input (Ctrl-D) and wait for the exit.
+    ///
+    /// Ending input only after the echoes arrived matters: at EOF `wsvia connect` sends a
+    /// Close, and a server may then drop messages it has not echoed yet.
+    pub fn interactive(
+        bin: &Path,
+        args: &[&str],
+        stdin: &[u8],
+        expect: &str,
+        env: &[(&str, &str)],
+        limit: Duration,
+    ) -> Run {
+        let mut child = command(bin, args, env).spawn().expect("start wsvia");
+        let mut input = child.stdin.take().expect("piped stdin");
+        let _ = input.write_all(stdin);
+        let _ = input.flush();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut out = child.stdout.take().expect("piped stdout");
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let start = Instant::now();
+        let mut stdout = Vec::new();
+        while !String::from_utf8_lossy(&stdout).contains(expect) && start.elapsed() < limit {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(chunk) => stdout.extend(chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(input);
+        let code = wait_with_limit(&mut child, limit.saturating_sub(start.elapsed()));
+        let _ = reader.join();
+        stdout.extend(rx.try_iter().flatten());
+        Run {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: stderr.join().unwrap_or_default(),
         }
     }
@@ -79,6 +116,22 @@ pub const PROXY_VARS: &[&str] = &[
     "no_proxy",
     "NO_PROXY",
 ];
+
+/// `bin args…` with piped stdio and only the given proxy variables.
+fn command(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
 
 fn drain<R: Read + Send + 'static>(mut reader: R) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {

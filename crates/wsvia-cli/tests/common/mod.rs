@@ -1,0 +1,72 @@
+//! Shared by the `wsvia` integration tests: the binary, echo servers, and a run helper.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::path::Path;
+use std::time::Duration;
+
+use wsvia_testkit::ca::ServerCert;
+use wsvia_testkit::{Run, TestCa, WsviaProcess};
+
+/// The `wsvia` binary cargo built for these tests.
+pub fn wsvia() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_wsvia"))
+}
+
+/// `wsvia echo` on a free port.
+pub fn echo() -> WsviaProcess {
+    WsviaProcess::start(wsvia(), &["echo", "--listen", "127.0.0.1:0"])
+}
+
+/// `wsvia echo` serving wss:// with `cert`.
+pub fn echo_tls(cert: &ServerCert) -> WsviaProcess {
+    WsviaProcess::start(
+        wsvia(),
+        &[
+            "echo",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.cert.to_str().unwrap(),
+            "--tls-key",
+            cert.key.to_str().unwrap(),
+        ],
+    )
+}
+
+/// A CA and a certificate for `localhost` and `127.0.0.1`.
+pub fn ca_and_localhost_cert() -> (TestCa, ServerCert) {
+    let ca = TestCa::new();
+    let cert = ca.server_cert("localhost", &["localhost", "127.0.0.1"]);
+    (ca, cert)
+}
+
+/// `wsvia connect ARGS…` with `stdin` and extra environment, 20 s at most.
+pub fn connect(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["connect"];
+    all.extend_from_slice(args);
+    Run::new(
+        wsvia(),
+        &all,
+        stdin.as_bytes(),
+        env,
+        Duration::from_secs(20),
+    )
+}
+
+/// Type two lines, see them echoed, end input: exit 0 after the close handshake.
+pub fn assert_round_trip(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["connect"];
+    all.extend_from_slice(args);
+    let lines = "hello\nwörld\n";
+    let run = Run::interactive(
+        wsvia(),
+        &all,
+        lines.as_bytes(),
+        lines,
+        env,
+        Duration::from_secs(20),
+    );
+    run.assert_code(0);
+    assert_eq!(run.stdout, "hello\nwörld\n", "{run:#?}");
+    run
+}
