@@ -12,7 +12,6 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rustls::ClientConfig;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wsvia_core::{
     Credentials, EnvSnapshot, ProxyScheme, ProxySelector, ProxyUrl, Selection, Target, TargetScheme,
@@ -43,8 +42,8 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 pub struct Connection {
     /// The WebSocket, ready for messages.
     pub websocket: WebSocketStream<Stream>,
-    /// The server's `101` response (subprotocol, extensions, headers).
-    pub response: Response,
+    /// The server's `101` response head (subprotocol, extensions, headers).
+    pub response: http::Response<()>,
     /// The proxy used (if any) and why.
     pub route: Selection,
 }
@@ -436,6 +435,7 @@ impl Client {
             url: &url,
             headers: &inner.headers,
             protocols: &inner.protocols,
+            user_agent: &inner.user_agent,
             config: inner.ws_config,
             observer: inner.observer.as_deref(),
         };

@@ -29,6 +29,7 @@
 pub mod client;
 mod dial;
 pub mod error;
+mod http1;
 pub mod observe;
 pub mod stream;
 pub mod tls;

@@ -10,13 +10,13 @@ use std::future::Future;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{Builder, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
 use wsvia_core::Credentials;
 use wsvia_core::challenge::{Challenge, parse_all, strongest};
 use wsvia_core::digest::{DigestChallenge, DigestRequest, authorization};
 
 use crate::error::{Error, Peer};
+use crate::http1::{self, reason_phrase, status_line};
 use crate::observe::{Event, Observer, render_head};
 use crate::stream::Stream;
 
@@ -111,7 +111,13 @@ where
         );
         let status = response.status();
         if status.is_success() {
-            return upgraded(req, response).await;
+            return http1::take_stream(response)
+                .await
+                .map_err(|e| protocol_error(req, &e));
+        }
+        // tinyproxy answers wrong credentials with 401 and `WWW-Authenticate`.
+        if status == StatusCode::UNAUTHORIZED && !matches!(answer, Answer::None) {
+            return Err(rejected(req, &answer));
         }
         if status != StatusCode::PROXY_AUTHENTICATION_REQUIRED {
             return Err(refused(req, &response));
@@ -132,20 +138,12 @@ async fn reusable(sender: Option<SendRequest<Empty<Bytes>>>) -> Option<SendReque
 }
 
 async fn handshake(stream: Stream, proxy_label: &str) -> Result<SendRequest<Empty<Bytes>>, Error> {
-    let (sender, conn) = Builder::new()
-        .title_case_headers(true)
-        .handshake(TokioIo::new(stream))
+    http1::handshake(stream)
         .await
         .map_err(|e| Error::ProxyProtocol {
             proxy: proxy_label.to_owned(),
             detail: e.to_string(),
-        })?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "proxy connection ended");
-        }
-    });
-    Ok(sender)
+        })
 }
 
 fn build_request(
@@ -252,20 +250,6 @@ async fn drain(response: http::Response<hyper::body::Incoming>) -> bool {
     body.collect().await.is_ok()
 }
 
-async fn upgraded(
-    req: &TunnelRequest<'_>,
-    response: http::Response<hyper::body::Incoming>,
-) -> Result<Stream, Error> {
-    let upgraded = hyper::upgrade::on(response)
-        .await
-        .map_err(|e| protocol_error(req, &e))?;
-    match upgraded.downcast::<TokioIo<Stream>>() {
-        Ok(parts) => Ok(parts.io.into_inner().prepend(parts.read_buf)),
-        // hyper hands back the stream we gave it; keep it working even if that changes.
-        Err(other) => Ok(Stream::new(TokioIo::new(other))),
-    }
-}
-
 fn refused(req: &TunnelRequest<'_>, response: &http::Response<hyper::body::Incoming>) -> Error {
     let headers = response.headers();
     let text = |name: &str| {
@@ -316,24 +300,6 @@ fn header_value(value: &str) -> Result<HeaderValue, Error> {
         header: "Proxy-Authorization".into(),
         reason: "the credentials contain characters a header cannot carry".into(),
     })
-}
-
-fn reason_phrase<B>(response: &http::Response<B>) -> String {
-    response
-        .extensions()
-        .get::<hyper::ext::ReasonPhrase>()
-        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-        .or_else(|| response.status().canonical_reason().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn status_line<B>(response: &http::Response<B>) -> String {
-    format!(
-        "{:?} {} {}",
-        response.version(),
-        response.status().as_u16(),
-        reason_phrase(response)
-    )
 }
 
 fn trace(req: &TunnelRequest<'_>, event: Event<'_>) {
