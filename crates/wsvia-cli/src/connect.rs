@@ -164,6 +164,7 @@ where
                         close_sent = true;
                         close_received = true;
                     }
+                    Message::Pong(_) if args.verbose => eprintln!("* pong received"),
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 }
             }

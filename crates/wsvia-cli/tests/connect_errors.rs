@@ -213,3 +213,15 @@ fn usage_errors_exit_2_before_any_connection() {
         run.assert_code(2);
     }
 }
+
+#[test]
+fn an_expired_certificate_exits_11_saying_so() {
+    let (ca, _) = ca_and_localhost_cert();
+    let expired = ca.expired_server_cert("expired", &["localhost"]);
+    let server = echo_tls(&expired);
+    let url = format!("wss://localhost:{}/", server.addr.port());
+    let ca_pem = ca.ca_pem();
+    let run = connect(&["--cacert", ca_pem.to_str().unwrap(), &url], "", &[]);
+    run.assert_code(11);
+    assert!(run.stderr.contains("certificate has expired"), "{run:#?}");
+}

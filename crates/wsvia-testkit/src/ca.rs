@@ -41,9 +41,18 @@ impl TestCa {
 
     /// Issue a server certificate for `names` (DNS names or IP addresses).
     pub fn server_cert(&self, file_stem: &str, names: &[&str]) -> ServerCert {
-        let params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .expect("server certificate params");
+        self.issue(file_stem, params_for(names))
+    }
+
+    /// Issue a certificate for `names` that expired in 2021.
+    pub fn expired_server_cert(&self, file_stem: &str, names: &[&str]) -> ServerCert {
+        let mut params = params_for(names);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        self.issue(file_stem, params)
+    }
+
+    fn issue(&self, file_stem: &str, params: CertificateParams) -> ServerCert {
         let key = KeyPair::generate().expect("server key");
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -62,6 +71,11 @@ impl TestCa {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+fn params_for(names: &[&str]) -> CertificateParams {
+    CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .expect("server certificate params")
 }
 
 impl Default for TestCa {

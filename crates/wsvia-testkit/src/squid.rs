@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ impl Squid {
         let squid = require("squid", INSTALL);
         let dir = crate::shared_tempdir();
         let port = free_port();
-        let conf = config(&dir.path().to_path_buf(), port, options);
+        let conf = config(dir.path(), port, options);
         let conf_path = dir.path().join("squid.conf");
         std::fs::write(&conf_path, conf).expect("write squid.conf");
         let log = dir.path().join("squid.out");
@@ -105,7 +105,7 @@ impl Squid {
     }
 }
 
-fn config(dir: &PathBuf, port: u16, options: &SquidOptions) -> String {
+fn config(dir: &Path, port: u16, options: &SquidOptions) -> String {
     let d = dir.display();
     let mut c = String::new();
     let _ = writeln!(c, "http_port 127.0.0.1:{port}");
@@ -158,7 +158,7 @@ fn config(dir: &PathBuf, port: u16, options: &SquidOptions) -> String {
 }
 
 /// An htpasswd file written by Apache's own `htpasswd` (apr1-MD5).
-fn htpasswd_file(dir: &PathBuf, users: &[(String, String)]) -> PathBuf {
+fn htpasswd_file(dir: &Path, users: &[(String, String)]) -> PathBuf {
     let htpasswd = require("htpasswd", INSTALL);
     let file = dir.join("basic.htpasswd");
     for (i, (user, pass)) in users.iter().enumerate() {
@@ -175,7 +175,7 @@ fn htpasswd_file(dir: &PathBuf, users: &[(String, String)]) -> PathBuf {
 }
 
 /// `user:realm:HA1` lines for `digest_file_auth -c`.
-fn digest_file(dir: &PathBuf, users: &[(String, String)]) -> PathBuf {
+fn digest_file(dir: &Path, users: &[(String, String)]) -> PathBuf {
     let file = dir.join("digest.passwd");
     let mut text = String::new();
     for (user, pass) in users {
@@ -209,7 +209,7 @@ fn md5_hex(input: &str) -> String {
         .to_owned()
 }
 
-fn make_readable(path: &PathBuf) {
+fn make_readable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
         .expect("make the password file readable for squid's helper");

@@ -46,8 +46,8 @@ impl Run {
         }
     }
 
-    /// Like a user at a terminal: type `stdin`, wait until stdout shows `expect` (or the
-    /// limit passes), then end input (Ctrl-D) and wait for the exit.
+    /// Like a user at a terminal: type `stdin`, wait until stdout or stderr shows
+    /// `expect` (or the limit passes), then end input (Ctrl-D) and wait for the exit.
     ///
     /// Ending input only after the echoes arrived matters: at EOF `wsvia connect` sends a
     /// Close, and a server may then drop messages it has not echoed yet.
@@ -63,34 +63,44 @@ impl Run {
         let mut input = child.stdin.take().expect("piped stdin");
         let _ = input.write_all(stdin);
         let _ = input.flush();
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        let mut out = child.stdout.take().expect("piped stdout");
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let (tx, rx) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
+        let readers = [
+            forward(
+                child.stdout.take().expect("piped stdout"),
+                false,
+                tx.clone(),
+            ),
+            forward(child.stderr.take().expect("piped stderr"), true, tx),
+        ];
         let start = Instant::now();
-        let mut stdout = Vec::new();
-        while !String::from_utf8_lossy(&stdout).contains(expect) && start.elapsed() < limit {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut seen = |out: &mut Vec<u8>, err: &mut Vec<u8>, (is_err, chunk): (bool, Vec<u8>)| {
+            if is_err {
+                err.extend(chunk)
+            } else {
+                out.extend(chunk)
+            }
+        };
+        let shows = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains(expect);
+        while !shows(&stdout) && !shows(&stderr) && start.elapsed() < limit {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(chunk) => stdout.extend(chunk),
+                Ok(item) => seen(&mut stdout, &mut stderr, item),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         drop(input);
         let code = wait_with_limit(&mut child, limit.saturating_sub(start.elapsed()));
-        let _ = reader.join();
-        stdout.extend(rx.try_iter().flatten());
+        for reader in readers {
+            let _ = reader.join();
+        }
+        for item in rx.try_iter() {
+            seen(&mut stdout, &mut stderr, item);
+        }
         Run {
             code,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: stderr.join().unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
     }
 
@@ -131,6 +141,22 @@ fn command(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         cmd.env(k, v);
     }
     cmd
+}
+
+/// Send what `reader` yields, tagged, until it ends.
+fn forward<R: Read + Send + 'static>(
+    mut reader: R,
+    is_err: bool,
+    tx: std::sync::mpsc::Sender<(bool, Vec<u8>)>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send((is_err, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    })
 }
 
 fn drain<R: Read + Send + 'static>(mut reader: R) -> std::thread::JoinHandle<String> {
