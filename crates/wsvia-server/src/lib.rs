@@ -1,0 +1,21 @@
+//! What wsvia's servers (the forward proxy and the gateway) share.
+//!
+//! # Layout
+//! - [`relay`]: join two TCP streams until one side ends, counting bytes, with an
+//!   optional idle timeout; buffers exist only while bytes flow, so idle tunnels cost
+//!   almost nothing.
+//! - [`budget`]: tunnel limits (total, per client address, per user) whose guard frees the
+//!   slot when the tunnel ends; a refusal says which limit and when to retry.
+//! - [`record`]: one [`record::TunnelRecord`] per request or tunnel, rendered as an access
+//!   log line (plain or JSON); [`record::CloseReason`] names why it ended.
+//! - [`drain`]: stop accepting on a signal, let tunnels finish for a grace period, then
+//!   cut them.
+//! - [`sockopt`]: TCP keepalive and `TCP_NODELAY` on accepted and dialed sockets.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod budget;
+pub mod drain;
+pub mod record;
+pub mod relay;
+pub mod sockopt;

@@ -1,0 +1,321 @@
+//! The tunnel relay: join a client and an upstream TCP stream until both directions end.
+//!
+//! Each direction waits for readability without holding a buffer, borrows a 16 KiB buffer
+//! only while bytes are ready, and returns it when the socket runs dry: an idle tunnel
+//! costs its task and two sockets, not 32 KiB of buffers. A side that ends its sending
+//! (FIN) is passed on as a half-close, so request/response protocols that close one way
+//! still finish. Bytes are counted as they move, so live totals can be read at any time.
+
+use std::io;
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use socket2::SockRef;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::record::CloseReason;
+
+/// Size of the buffer a direction borrows while bytes flow.
+pub const CHUNK: usize = 16 * 1024;
+
+/// Bytes moved so far, shared with whoever reports on the tunnel.
+///
+/// # Examples
+/// ```
+/// let c = wsvia_server::relay::Counters::default();
+/// assert_eq!(c.up(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct Counters {
+    up: AtomicU64,
+    down: AtomicU64,
+    /// Milliseconds since the relay started at the last byte moved.
+    last_activity_ms: AtomicU64,
+}
+
+impl Counters {
+    /// Bytes from the client to the upstream.
+    ///
+    /// # Examples
+    /// See [`Counters`].
+    pub fn up(&self) -> u64 {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Bytes from the upstream to the client.
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(wsvia_server::relay::Counters::default().down(), 0);
+    /// ```
+    pub fn down(&self) -> u64 {
+        self.down.load(Ordering::Relaxed)
+    }
+}
+
+/// How a relay may end besides the peers closing.
+///
+/// # Examples
+/// ```
+/// let opts = wsvia_server::relay::RelayOptions {
+///     idle_timeout: Some(std::time::Duration::from_secs(300)),
+///     cut: tokio_util::sync::CancellationToken::new(),
+/// };
+/// # drop(opts);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RelayOptions {
+    /// Close when no byte moved either way for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Close at once when this fires (end of a shutdown's grace period).
+    pub cut: CancellationToken,
+}
+
+/// Relay between `client` and `upstream` until both directions end; `early` holds bytes
+/// the client already sent (pipelined after its request) and goes upstream first.
+///
+/// # Cancel safety
+/// Dropping the future drops nothing but the borrowed streams; close them to end the
+/// tunnel. Prefer `options.cut`, which reports [`CloseReason::Drain`].
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(client: tokio::net::TcpStream, upstream: tokio::net::TcpStream) {
+/// use wsvia_server::relay::{relay, Counters, RelayOptions};
+/// let counters = std::sync::Arc::new(Counters::default());
+/// let reason = relay(&client, &upstream, bytes::Bytes::new(), &counters, &RelayOptions::default()).await;
+/// println!("{reason}: {} up, {} down", counters.up(), counters.down());
+/// # }
+/// ```
+pub async fn relay(
+    client: &TcpStream,
+    upstream: &TcpStream,
+    early: Bytes,
+    counters: &Arc<Counters>,
+    options: &RelayOptions,
+) -> CloseReason {
+    let start = Instant::now();
+    if !early.is_empty() {
+        if write_all(upstream, &early).await.is_err() {
+            return CloseReason::UpstreamError;
+        }
+        counters.up.fetch_add(early.len() as u64, Ordering::Relaxed);
+    }
+    let up = pump(
+        client,
+        upstream,
+        Side::Client,
+        &counters.up,
+        counters,
+        start,
+    );
+    let down = pump(
+        upstream,
+        client,
+        Side::Upstream,
+        &counters.down,
+        counters,
+        start,
+    );
+    let both = async {
+        tokio::pin!(up, down);
+        // The first direction to end decides the reason unless the other then fails.
+        tokio::select! {
+            r = &mut up => first_end(r, true, down.await),
+            r = &mut down => first_end(r, false, up.await),
+        }
+    };
+    tokio::select! {
+        reason = both => reason,
+        _ = options.cut.cancelled() => CloseReason::Drain,
+        _ = idle(options.idle_timeout, counters, start) => CloseReason::IdleTimeout,
+    }
+}
+
+/// The outcome of one direction: `Ok` after EOF was passed on, `Err` naming the side.
+type Flow = Result<(), Side>;
+
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Client,
+    Upstream,
+}
+
+fn first_end(first: Flow, first_is_up: bool, second: Flow) -> CloseReason {
+    match (first, second) {
+        (Err(side), _) | (Ok(()), Err(side)) => match side {
+            Side::Client => CloseReason::ClientError,
+            Side::Upstream => CloseReason::UpstreamError,
+        },
+        (Ok(()), Ok(())) if first_is_up => CloseReason::ClientClose,
+        (Ok(()), Ok(())) => CloseReason::UpstreamClose,
+    }
+}
+
+/// Copy `from` → `to` until EOF, then half-close `to`.
+async fn pump(
+    from: &TcpStream,
+    to: &TcpStream,
+    from_side: Side,
+    counter: &AtomicU64,
+    counters: &Counters,
+    start: Instant,
+) -> Flow {
+    let to_side = match from_side {
+        Side::Client => Side::Upstream,
+        Side::Upstream => Side::Client,
+    };
+    loop {
+        from.readable().await.map_err(|_| from_side)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match from.try_read(&mut buf) {
+                Ok(0) => {
+                    let _ = SockRef::from(to).shutdown(Shutdown::Write);
+                    return Ok(());
+                }
+                Ok(n) => {
+                    write_all(to, &buf[..n]).await.map_err(|_| to_side)?;
+                    counter.fetch_add(n as u64, Ordering::Relaxed);
+                    let now = start.elapsed().as_millis() as u64;
+                    counters.last_activity_ms.store(now, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(from_side),
+            }
+        }
+        // The buffer is dropped here: idle tunnels hold none.
+    }
+}
+
+async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        to.writable().await?;
+        match to.try_write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Resolves when no byte moved for `limit`; never when `limit` is `None`.
+async fn idle(limit: Option<Duration>, counters: &Counters, start: Instant) {
+    let Some(limit) = limit else {
+        return std::future::pending().await;
+    };
+    loop {
+        let last = Duration::from_millis(counters.last_activity_ms.load(Ordering::Relaxed));
+        let deadline = start + last + limit;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Two connected TCP pairs: (client outer, client inner) and (upstream inner, upstream outer).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let outer = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (inner, _) = l.accept().await.unwrap();
+        (outer, inner)
+    }
+
+    async fn run(
+        idle_timeout: Option<Duration>,
+    ) -> (
+        TcpStream,
+        TcpStream,
+        tokio::task::JoinHandle<CloseReason>,
+        Arc<Counters>,
+        CancellationToken,
+    ) {
+        let (client_outer, client_inner) = pair().await;
+        let (upstream_outer, upstream_inner) = pair().await;
+        let counters = Arc::new(Counters::default());
+        let cut = CancellationToken::new();
+        let opts = RelayOptions {
+            idle_timeout,
+            cut: cut.clone(),
+        };
+        let c = counters.clone();
+        let task = tokio::spawn(async move {
+            relay(
+                &client_inner,
+                &upstream_inner,
+                Bytes::from_static(b"early"),
+                &c,
+                &opts,
+            )
+            .await
+        });
+        (client_outer, upstream_outer, task, counters, cut)
+    }
+
+    #[tokio::test]
+    async fn bytes_flow_both_ways_in_order_and_half_close_is_passed_on() {
+        let (mut client, mut upstream, task, counters, _) = run(None).await;
+        let mut early = [0u8; 5];
+        upstream.read_exact(&mut early).await.unwrap();
+        assert_eq!(&early, b"early");
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        client.write_all(&big).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        upstream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, big, "client→upstream bytes and the FIN arrive intact");
+        upstream.write_all(b"reply after half-close").await.unwrap();
+        upstream.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, b"reply after half-close");
+        assert_eq!(task.await.unwrap(), CloseReason::ClientClose);
+        assert_eq!(counters.up(), 200_005);
+        assert_eq!(counters.down(), 22);
+    }
+
+    #[tokio::test]
+    async fn an_idle_tunnel_closes_after_the_idle_timeout_only() {
+        let (mut client, _upstream, task, _, _) = run(Some(Duration::from_millis(300))).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        client.write_all(b"still here").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !task.is_finished(),
+            "activity must push the idle deadline back"
+        );
+        assert_eq!(task.await.unwrap(), CloseReason::IdleTimeout);
+    }
+
+    #[tokio::test]
+    async fn cut_ends_the_relay_as_drain() {
+        let (_client, _upstream, task, _, cut) = run(None).await;
+        cut.cancel();
+        assert_eq!(task.await.unwrap(), CloseReason::Drain);
+    }
+
+    #[tokio::test]
+    async fn an_upstream_reset_is_an_upstream_error() {
+        let (_client, upstream, task, _, _) = run(None).await;
+        // SO_LINGER 0 makes close send RST instead of FIN.
+        SockRef::from(&upstream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(upstream);
+        assert_eq!(task.await.unwrap(), CloseReason::UpstreamError);
+    }
+}
