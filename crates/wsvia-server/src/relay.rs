@@ -58,6 +58,21 @@ impl Counters {
     }
 }
 
+/// Bytes already read from either side before the relay starts (hyper's read-ahead).
+///
+/// # Examples
+/// ```
+/// let e = wsvia_server::relay::Early { up: bytes::Bytes::from_static(b"GET"), ..Default::default() };
+/// assert!(e.down.is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Early {
+    /// From the client, to send upstream first.
+    pub up: Bytes,
+    /// From the upstream, to send to the client first.
+    pub down: Bytes,
+}
+
 /// How a relay may end besides the peers closing.
 ///
 /// # Examples
@@ -76,8 +91,9 @@ pub struct RelayOptions {
     pub cut: CancellationToken,
 }
 
-/// Relay between `client` and `upstream` until both directions end; `early` holds bytes
-/// the client already sent (pipelined after its request) and goes upstream first.
+/// Relay between `client` and `upstream` until both directions end. `early.up` holds bytes
+/// the client already sent (pipelined after its request) and goes upstream first;
+/// `early.down` holds bytes the upstream sent with its answer and goes to the client first.
 ///
 /// # Cancel safety
 /// Dropping the future drops nothing but the borrowed streams; close them to end the
@@ -88,23 +104,29 @@ pub struct RelayOptions {
 /// # async fn f(client: tokio::net::TcpStream, upstream: tokio::net::TcpStream) {
 /// use wsvia_server::relay::{relay, Counters, RelayOptions};
 /// let counters = std::sync::Arc::new(Counters::default());
-/// let reason = relay(&client, &upstream, bytes::Bytes::new(), &counters, &RelayOptions::default()).await;
+/// let reason = relay(&client, &upstream, Default::default(), &counters, &RelayOptions::default()).await;
 /// println!("{reason}: {} up, {} down", counters.up(), counters.down());
 /// # }
 /// ```
 pub async fn relay(
     client: &TcpStream,
     upstream: &TcpStream,
-    early: Bytes,
+    early: Early,
     counters: &Arc<Counters>,
     options: &RelayOptions,
 ) -> CloseReason {
     let start = Instant::now();
-    if !early.is_empty() {
-        if write_all(upstream, &early).await.is_err() {
+    if !early.up.is_empty() {
+        if write_all(upstream, &early.up).await.is_err() {
             return CloseReason::UpstreamError;
         }
-        counters.up.fetch_add(early.len() as u64, Ordering::Relaxed);
+        counters.up.fetch_add(early.up.len() as u64, Ordering::Relaxed);
+    }
+    if !early.down.is_empty() {
+        if write_all(client, &early.down).await.is_err() {
+            return CloseReason::ClientError;
+        }
+        counters.down.fetch_add(early.down.len() as u64, Ordering::Relaxed);
     }
     let up = pump(
         client,
@@ -254,14 +276,11 @@ mod tests {
         };
         let c = counters.clone();
         let task = tokio::spawn(async move {
-            relay(
-                &client_inner,
-                &upstream_inner,
-                Bytes::from_static(b"early"),
-                &c,
-                &opts,
-            )
-            .await
+            let early = Early {
+                up: Bytes::from_static(b"early"),
+                down: Bytes::from_static(b"hello"),
+            };
+            relay(&client_inner, &upstream_inner, early, &c, &opts).await
         });
         (client_outer, upstream_outer, task, counters, cut)
     }
@@ -272,6 +291,8 @@ mod tests {
         let mut early = [0u8; 5];
         upstream.read_exact(&mut early).await.unwrap();
         assert_eq!(&early, b"early");
+        client.read_exact(&mut early).await.unwrap();
+        assert_eq!(&early, b"hello");
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         client.write_all(&big).await.unwrap();
         client.shutdown().await.unwrap();
@@ -285,7 +306,7 @@ mod tests {
         assert_eq!(reply, b"reply after half-close");
         assert_eq!(task.await.unwrap(), CloseReason::ClientClose);
         assert_eq!(counters.up(), 200_005);
-        assert_eq!(counters.down(), 22);
+        assert_eq!(counters.down(), 27);
     }
 
     #[tokio::test]

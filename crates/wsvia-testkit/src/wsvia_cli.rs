@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::process::Spawned;
@@ -74,7 +75,7 @@ impl Run {
         ];
         let start = Instant::now();
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let mut seen = |out: &mut Vec<u8>, err: &mut Vec<u8>, (is_err, chunk): (bool, Vec<u8>)| {
+        let seen = |out: &mut Vec<u8>, err: &mut Vec<u8>, (is_err, chunk): (bool, Vec<u8>)| {
             if is_err {
                 err.extend(chunk)
             } else {
@@ -182,40 +183,91 @@ fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
-/// A long-running `wsvia` server (echo, proxy, gateway) and the address it printed.
+/// A long-running `wsvia` server (echo, proxy, gateway), the address it printed, and
+/// what it writes to stdout (the access log) and stderr.
 #[derive(Debug)]
 pub struct WsviaProcess {
-    /// The address from its `listening on …` line.
+    /// The address from its first `listening on …` line.
     pub addr: std::net::SocketAddr,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
     process: Spawned,
 }
 
 impl WsviaProcess {
     /// Start `bin args…` and wait for the first `listening on SCHEME://ADDR/` on stderr.
     pub fn start(bin: &Path, args: &[&str]) -> WsviaProcess {
+        Self::start_with_env(bin, args, &[])
+    }
+
+    /// Like [`WsviaProcess::start`], with extra environment variables.
+    pub fn start_with_env(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> WsviaProcess {
         let mut cmd = Command::new(bin);
-        cmd.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let mut process = Spawned::start("wsvia", &mut cmd, None);
-        let stderr = process.child_mut().stderr.take().expect("piped stderr");
-        let mut reader = BufReader::new(stderr);
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                panic!("wsvia {args:?} exited before listening");
-            }
-            if let Some(addr) = listening_addr(&line) {
-                break addr;
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
+        let stdout = collect(process.child_mut().stdout.take().expect("piped stdout"));
+        let stderr_pipe = process.child_mut().stderr.take().expect("piped stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = stderr.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
+            let mut reader = BufReader::new(stderr_pipe);
+            let mut line = String::new();
+            let mut sent = false;
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if !sent {
+                    if let Some(addr) = listening_addr(&line) {
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+                lock(&sink).push_str(&line);
+                line.clear();
             }
         });
-        WsviaProcess { addr, process }
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+            process.assert_running();
+            panic!("wsvia {args:?} did not print 'listening on'; stderr:\n{}", lock(&stderr));
+        };
+        WsviaProcess {
+            addr,
+            stdout,
+            stderr,
+            process,
+        }
+    }
+
+    /// Everything it wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        lock(&self.stdout).clone()
+    }
+
+    /// Everything it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+
+    /// Poll stdout until it contains `needle`; `false` after `limit`.
+    pub fn wait_for_stdout(&self, needle: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.stdout().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// `http://ADDR` (for a proxy).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The process, e.g. to signal it.
@@ -224,8 +276,27 @@ impl WsviaProcess {
     }
 }
 
+fn collect<R: Read + Send + 'static>(mut reader: R) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            lock(&sink).push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+fn lock(m: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     let rest = line.split("listening on ").nth(1)?;
     let rest = rest.split("://").nth(1).unwrap_or(rest);
-    rest.trim().trim_end_matches('/').parse().ok()
+    rest.split_whitespace().next()?.trim_end_matches('/').parse().ok()
 }
