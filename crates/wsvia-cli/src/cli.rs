@@ -20,6 +20,11 @@ pub enum Command {
     /// Open a WebSocket (ws:// or wss://), directly or through a proxy, and talk over stdin/stdout.
     #[command(after_help = connect_after_help())]
     Connect(ConnectArgs),
+    /// Run a forward proxy: CONNECT tunnels and absolute-form requests, WebSocket upgrades included.
+    #[command(
+        after_help = "Examples:\n  wsvia proxy                                   # 127.0.0.1:3128, no auth, any destination\n  wsvia proxy --listen 0.0.0.0:3128 --auth-file users.htpasswd --allow-ports 443,80\n  wsvia proxy --config proxy.toml\n\nOn SIGTERM or Ctrl-C it stops accepting, lets tunnels run for --grace seconds, then closes them."
+    )]
+    Proxy(ProxyArgs),
     /// Run a WebSocket echo server (text back as text, binary as binary).
     #[command(
         after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
@@ -114,6 +119,86 @@ pub struct ConnectArgs {
     /// Say which proxy was chosen and why, and each step of the connection.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+}
+
+/// Flags of `wsvia proxy`; each overrides the same key of `--config`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// A TOML file with any of these settings (keys are the flag names, e.g. max-tunnels = 100).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on (repeatable; default 127.0.0.1:3128).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<SocketAddr>,
+
+    /// htpasswd file for Basic auth (bcrypt, apr1-MD5, SHA1, as Apache's htpasswd writes).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// htdigest file for Digest auth (RFC 7616).
+    #[arg(long, value_name = "FILE")]
+    pub digest_file: Option<PathBuf>,
+
+    /// The realm announced in Proxy-Authenticate (default "wsvia"; must match the htdigest file).
+    #[arg(long)]
+    pub realm: Option<String>,
+
+    /// Allowed destination ports, e.g. 443,80,8000-9000 (default: any).
+    #[arg(long, value_name = "PORTS")]
+    pub allow_ports: Option<String>,
+
+    /// Allowed destinations: names, .domains, addresses, CIDRs (comma-separated; repeatable).
+    #[arg(long, value_name = "LIST")]
+    pub allow: Vec<String>,
+
+    /// Denied destinations (deny wins over allow; repeatable).
+    #[arg(long, value_name = "LIST")]
+    pub deny: Vec<String>,
+
+    /// Allow loopback, private and link-local destinations when listening beyond loopback.
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Run without authentication on a non-loopback address (an open proxy).
+    #[arg(long)]
+    pub open: bool,
+
+    /// Most tunnels at once; more get 503 with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub max_tunnels: Option<usize>,
+
+    /// Most tunnels per client address.
+    #[arg(long, value_name = "N")]
+    pub max_tunnels_per_client: Option<usize>,
+
+    /// Most tunnels per user.
+    #[arg(long, value_name = "N")]
+    pub max_tunnels_per_user: Option<usize>,
+
+    /// Seconds a client has to send its request head (then 408; default 10).
+    #[arg(long, value_name = "SECS")]
+    pub header_timeout: Option<f64>,
+
+    /// Seconds to connect upstream (then 504; default 10).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+
+    /// Seconds a tunnel may stay idle (default: never closed for idleness).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
+
+    /// Seconds tunnels may run on after SIGTERM before they are closed (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub grace: Option<f64>,
+
+    /// Access-log format on stdout: plain or json.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<wsvia_proxy::config::LogFormat>,
+
+    /// Serve Prometheus metrics on this address (GET /metrics).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Flags of `wsvia echo`.

@@ -5,6 +5,7 @@ mod cli;
 mod connect;
 mod echo;
 mod exit_code;
+mod proxy;
 mod signals;
 
 use std::process::ExitCode;
@@ -13,7 +14,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    init_logging(match cli.command {
+        cli::Command::Connect(_) => "warn",
+        _ => "info",
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -25,14 +29,16 @@ fn main() -> ExitCode {
         match cli.command {
             cli::Command::Connect(args) => connect::run(args).await,
             cli::Command::Echo(args) => echo::run(args).await,
+            cli::Command::Proxy(args) => proxy::run(args).await,
         }
     })
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the default level (warn).
-fn init_logging() {
+/// Logs go to stderr; `RUST_LOG` overrides the default level (warn for the client,
+/// info for servers).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -8,12 +8,14 @@
 //! - [`proxy_url`]: parse `http://user:pass@host:port` style proxy URLs (curl's rules).
 //! - [`no_proxy`]: `no_proxy` / `NO_PROXY` / `--noproxy` lists and their matching rules.
 //! - [`select`]: pick the proxy for a target from flags and an environment snapshot.
+//! - [`acl`]: destination rules for a proxy: ports, host and CIDR allow/deny, private ranges.
 //! - [`auth`]: proxy credentials and the `Basic` answer.
 //! - [`challenge`]: parse `Proxy-Authenticate` / `WWW-Authenticate` challenges (every scheme).
 //! - [`digest`]: answer a `Digest` challenge (RFC 7616).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod acl;
 pub mod auth;
 pub mod challenge;
 pub mod digest;
