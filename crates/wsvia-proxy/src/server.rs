@@ -116,7 +116,7 @@ impl ProxyServer {
     /// # Examples
     /// ```
     /// let proxy = wsvia_proxy::ProxyServer::new(wsvia_proxy::ProxyConfig::default().load().unwrap());
-    /// assert!(proxy.metrics().render().contains("wsvia_proxy_requests"));
+    /// assert!(proxy.metrics().render().contains("wsvia_proxy_tunnels_active"));
     /// ```
     pub fn metrics(&self) -> Arc<Metrics> {
         self.shared.metrics.clone()

@@ -120,13 +120,17 @@ pub async fn relay(
         if write_all(upstream, &early.up).await.is_err() {
             return CloseReason::UpstreamError;
         }
-        counters.up.fetch_add(early.up.len() as u64, Ordering::Relaxed);
+        counters
+            .up
+            .fetch_add(early.up.len() as u64, Ordering::Relaxed);
     }
     if !early.down.is_empty() {
         if write_all(client, &early.down).await.is_err() {
             return CloseReason::ClientError;
         }
-        counters.down.fetch_add(early.down.len() as u64, Ordering::Relaxed);
+        counters
+            .down
+            .fetch_add(early.down.len() as u64, Ordering::Relaxed);
     }
     let up = pump(
         client,

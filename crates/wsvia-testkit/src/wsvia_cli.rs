@@ -233,7 +233,10 @@ impl WsviaProcess {
         });
         let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
             process.assert_running();
-            panic!("wsvia {args:?} did not print 'listening on'; stderr:\n{}", lock(&stderr));
+            panic!(
+                "wsvia {args:?} did not print 'listening on'; stderr:\n{}",
+                lock(&stderr)
+            );
         };
         WsviaProcess {
             addr,
@@ -298,5 +301,9 @@ fn lock(m: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
 fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     let rest = line.split("listening on ").nth(1)?;
     let rest = rest.split("://").nth(1).unwrap_or(rest);
-    rest.split_whitespace().next()?.trim_end_matches('/').parse().ok()
+    rest.split_whitespace()
+        .next()?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
