@@ -118,6 +118,10 @@ fn config(dir: &Path, port: u16, options: &SquidOptions) -> String {
         "cache_store_log none",
         "http_upgrade_request_protocols websocket allow all",
         "acl loopback src 127.0.0.0/8",
+        // Never ask the machine's (non-loopback) DNS server anything.
+        "dns_nameservers 127.0.0.1",
+        "pinger_enable off",
+        "netdb_filename none",
     ] {
         let _ = writeln!(c, "{line}");
     }
