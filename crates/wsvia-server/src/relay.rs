@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use socket2::SockRef;
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -148,6 +151,80 @@ pub async fn relay(
         counters,
         start,
     );
+    join(up, down, counters, options, start).await
+}
+
+/// Like [`relay`], for any pair of byte streams (TLS, boxed streams). Each direction holds
+/// an 8 KiB buffer for the tunnel's life, since a generic stream needs one to be polled.
+///
+/// # Cancel safety
+/// As [`relay`].
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(a: tokio::io::DuplexStream, b: tokio::io::DuplexStream) {
+/// use wsvia_server::relay::{relay_io, Counters, RelayOptions};
+/// let counters = std::sync::Arc::new(Counters::default());
+/// let reason = relay_io(a, b, Default::default(), &counters, &RelayOptions::default()).await;
+/// # }
+/// ```
+pub async fn relay_io<A, B>(
+    client: A,
+    upstream: B,
+    early: Early,
+    counters: &Arc<Counters>,
+    options: &RelayOptions,
+) -> CloseReason
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
+    if !early.up.is_empty() {
+        if upstream_tx.write_all(&early.up).await.is_err() {
+            return CloseReason::UpstreamError;
+        }
+        counters
+            .up
+            .fetch_add(early.up.len() as u64, Ordering::Relaxed);
+    }
+    if !early.down.is_empty() {
+        if client_tx.write_all(&early.down).await.is_err() {
+            return CloseReason::ClientError;
+        }
+        counters
+            .down
+            .fetch_add(early.down.len() as u64, Ordering::Relaxed);
+    }
+    let up = pump_io(
+        &mut client_rx,
+        &mut upstream_tx,
+        Side::Client,
+        &counters.up,
+        counters,
+        start,
+    );
+    let down = pump_io(
+        &mut upstream_rx,
+        &mut client_tx,
+        Side::Upstream,
+        &counters.down,
+        counters,
+        start,
+    );
+    join(up, down, counters, options, start).await
+}
+
+/// Run both directions to their end, unless the cut or the idle timeout comes first.
+async fn join(
+    up: impl Future<Output = Flow>,
+    down: impl Future<Output = Flow>,
+    counters: &Counters,
+    options: &RelayOptions,
+    start: Instant,
+) -> CloseReason {
     let both = async {
         tokio::pin!(up, down);
         // The first direction to end decides the reason unless the other then fails.
@@ -160,6 +237,42 @@ pub async fn relay(
         reason = both => reason,
         _ = options.cut.cancelled() => CloseReason::Drain,
         _ = idle(options.idle_timeout, counters, start) => CloseReason::IdleTimeout,
+    }
+}
+
+/// Copy `from` → `to` until EOF, then shut `to` down for writing.
+async fn pump_io<R, W>(
+    from: &mut R,
+    to: &mut W,
+    from_side: Side,
+    counter: &AtomicU64,
+    counters: &Counters,
+    start: Instant,
+) -> Flow
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let to_side = other(from_side);
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let n = from.read(&mut buf).await.map_err(|_| from_side)?;
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return Ok(());
+        }
+        to.write_all(&buf[..n]).await.map_err(|_| to_side)?;
+        to.flush().await.map_err(|_| to_side)?;
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+        let now = start.elapsed().as_millis() as u64;
+        counters.last_activity_ms.store(now, Ordering::Relaxed);
+    }
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Client => Side::Upstream,
+        Side::Upstream => Side::Client,
     }
 }
 
@@ -192,10 +305,7 @@ async fn pump(
     counters: &Counters,
     start: Instant,
 ) -> Flow {
-    let to_side = match from_side {
-        Side::Client => Side::Upstream,
-        Side::Upstream => Side::Client,
-    };
+    let to_side = other(from_side);
     loop {
         from.readable().await.map_err(|_| from_side)?;
         let mut buf = vec![0u8; CHUNK];
@@ -324,6 +434,36 @@ mod tests {
             "activity must push the idle deadline back"
         );
         assert_eq!(task.await.unwrap(), CloseReason::IdleTimeout);
+    }
+
+    #[tokio::test]
+    async fn generic_streams_relay_both_ways_and_report_who_closed() {
+        let (mut client, client_inner) = tokio::io::duplex(1024);
+        let (upstream_inner, mut upstream) = tokio::io::duplex(1024);
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
+        let task = tokio::spawn(async move {
+            relay_io(
+                client_inner,
+                upstream_inner,
+                Early::default(),
+                &c,
+                &RelayOptions::default(),
+            )
+            .await
+        });
+        client.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        upstream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        upstream.write_all(b"pong!").await.unwrap();
+        drop(upstream);
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).await.unwrap();
+        assert_eq!(reply, b"pong!");
+        drop(client);
+        assert_eq!(task.await.unwrap(), CloseReason::UpstreamClose);
+        assert_eq!((counters.up(), counters.down()), (4, 5));
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@
 //! - [`stream`]: [`Stream`], the boxed byte stream each layer hands to the next.
 //! - [`observe`]: [`Event`] and [`Observer`], for `-v` and `--trace`.
 //! - [`error`]: [`Error`], sorted by phase and fault.
+//! - [`http1`]: hyper client connections over a [`Stream`] and upgrades (also used by the gateway).
 //! - `dial`, `tunnel`, `upgrade` (private): TCP, HTTP CONNECT, the WebSocket upgrade.
 //!
 //! # Examples
@@ -29,7 +30,7 @@
 pub mod client;
 mod dial;
 pub mod error;
-mod http1;
+pub mod http1;
 pub mod observe;
 pub mod stream;
 pub mod tls;
