@@ -1,12 +1,8 @@
 //! Every answer the proxy makes itself, in one table: status, `Proxy-Status` (RFC 9209)
 //! and a one-line body saying what happened. Never a silent close.
 
-use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
-
-/// The body type of every response the proxy sends.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub use wsvia_server::http::{Body, empty, text};
 
 /// Why the proxy answers a request itself.
 ///
@@ -146,38 +142,6 @@ impl Refusal {
         }
         response
     }
-}
-
-/// A plain-text response.
-///
-/// # Examples
-/// ```
-/// let r = wsvia_proxy::respond::text(http::StatusCode::OK, "hi\n");
-/// assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
-/// ```
-pub fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::from(body.to_owned())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-/// An empty body.
-///
-/// # Examples
-/// ```
-/// let b = wsvia_proxy::respond::empty();
-/// # drop(b);
-/// ```
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
-
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 /// The raw bytes of a 408 for a connection whose head never completed (hyper no longer

@@ -8,6 +8,7 @@
 //!   slot when the tunnel ends; a refusal says which limit and when to retry.
 //! - [`record`]: one [`record::TunnelRecord`] per request or tunnel, rendered as an access
 //!   log line (plain or JSON); [`record::CloseReason`] names why it ended.
+//! - [`http`]: the response body type and plain-text answers of the HTTP servers.
 //! - [`drain`]: stop accepting on a signal, let tunnels finish for a grace period, then
 //!   cut them.
 //! - [`sockopt`]: TCP keepalive and `TCP_NODELAY` on accepted and dialed sockets.
@@ -16,6 +17,7 @@
 
 pub mod budget;
 pub mod drain;
+pub mod http;
 pub mod record;
 pub mod relay;
 pub mod sockopt;
