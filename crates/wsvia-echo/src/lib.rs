@@ -189,7 +189,7 @@ async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
                 let frame = CloseFrame { code: CloseCode::Away, reason: "server shutting down".into() };
                 ws.close(Some(frame)).await?;
                 // Wait for the peer's Close so the handshake completes.
-                while ws.next().await.is_some() {}
+                while let Some(Ok(_)) = ws.next().await {}
                 return Ok(());
             }
             next = ws.next() => next,

@@ -1,0 +1,13 @@
+//! The gateway: a WebSocket reverse proxy that keeps idle sockets alive, an SNI router,
+//! and a WebSocket-to-TCP bridge.
+//!
+//! # Layout
+//! - [`handshake`]: checking a client's upgrade request and answering `101`.
+//! - [`frames`]: the frame-aware relay with the gateway's own pings.
+//! - [`bridge`]: WebSocket messages to TCP bytes and back.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bridge;
+pub mod frames;
+pub mod handshake;
