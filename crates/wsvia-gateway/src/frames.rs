@@ -314,6 +314,9 @@ mod tests {
             server.next().await.unwrap().unwrap(),
             Message::Close(Some(frame))
         );
+        // Reading on sends the server's Close reply; then it closes TCP (RFC 6455 §7.1.1).
+        assert!(server.next().await.is_none());
+        drop(server);
         let (reason, stats) = relay.await.unwrap();
         assert_eq!(reason, CloseReason::ClientClose);
         assert_eq!(
@@ -368,7 +371,7 @@ mod tests {
         }
         let (a, b) = tokio::join!(client.next(), server.next());
         assert!(a.is_none() && b.is_none());
-        drop(server);
+        drop((client, server));
         assert_eq!(relay.await.unwrap().0, CloseReason::Drain);
     }
 }
