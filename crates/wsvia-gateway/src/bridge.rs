@@ -59,7 +59,7 @@ where
                     }
                     Some(Ok(Message::Close(_))) => {
                         let _ = tcp.shutdown().await;
-                        while let Some(Ok(_)) = ws.next().await {}
+                        while let Some(Ok(m)) = ws.next().await { if m.is_close() { break; } }
                         return (CloseReason::ClientClose, stats);
                     }
                     Some(Ok(_)) => continue,
@@ -114,7 +114,11 @@ where
     }))
     .await?;
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(_)) = ws.next().await {}
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
     })
     .await;
     Ok(())

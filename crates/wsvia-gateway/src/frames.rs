@@ -245,7 +245,11 @@ where
     });
     if to.close(frame).await.is_ok() {
         let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            while let Some(Ok(_)) = to.next().await {}
+            while let Some(Ok(m)) = to.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
         })
         .await;
     }
@@ -262,7 +266,11 @@ where
     };
     if ws.close(Some(frame)).await.is_ok() {
         let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            while let Some(Ok(_)) = ws.next().await {}
+            while let Some(Ok(m)) = ws.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
         })
         .await;
     }
