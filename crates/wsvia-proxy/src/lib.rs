@@ -9,7 +9,6 @@
 //! - `upstream` (private): destination rules by name and by address, connect timeout.
 //! - [`respond`]: every answer the proxy makes itself, with `Proxy-Status`.
 //! - [`target`]: `host:port` from CONNECT and absolute URLs.
-//! - [`metrics`]: Prometheus metrics.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -17,7 +16,6 @@ mod auth;
 pub mod config;
 mod connect;
 mod forward;
-pub mod metrics;
 pub mod respond;
 pub mod server;
 pub mod target;

@@ -21,10 +21,10 @@ use wsvia_server::record::{CloseReason, TunnelRecord};
 
 use crate::auth::{Authenticator, Identity};
 use crate::config::{LogFormat, Settings};
-use crate::metrics::Metrics;
 use crate::respond::{Body, Refusal, head_timeout_bytes};
 use crate::target::Target;
 use crate::{connect, forward, upstream};
+use wsvia_server::metrics::Metrics;
 
 /// Largest request head accepted; larger ones get 431 from hyper.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -83,7 +83,7 @@ impl ProxyServer {
                 settings: Arc::new(settings),
                 budget,
                 auth: Authenticator::new(),
-                metrics: Arc::new(Metrics::new()),
+                metrics: Arc::new(Metrics::new("proxy")),
                 drain: Drain::new(),
             }),
         }
@@ -135,7 +135,7 @@ impl ProxyServer {
         &self,
         listener: TcpListener,
     ) -> impl Future<Output = ()> + Send + 'static {
-        crate::metrics::serve(listener, self.metrics(), self.shared.drain.stop_token())
+        wsvia_server::metrics::serve(listener, self.metrics(), self.shared.drain.stop_token())
     }
 
     /// Accept on every listener until the drain's stop token fires.

@@ -9,6 +9,7 @@
 //! - [`record`]: one [`record::TunnelRecord`] per request or tunnel, rendered as an access
 //!   log line (plain or JSON); [`record::CloseReason`] names why it ended.
 //! - [`http`]: the response body type and plain-text answers of the HTTP servers.
+//! - [`metrics`]: Prometheus metrics named `wsvia_<role>_<what>_<unit>`, served at `/metrics`.
 //! - [`drain`]: stop accepting on a signal, let tunnels finish for a grace period, then
 //!   cut them.
 //! - [`sockopt`]: TCP keepalive and `TCP_NODELAY` on accepted and dialed sockets.
@@ -18,6 +19,7 @@
 pub mod budget;
 pub mod drain;
 pub mod http;
+pub mod metrics;
 pub mod record;
 pub mod relay;
 pub mod sockopt;

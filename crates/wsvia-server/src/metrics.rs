@@ -1,10 +1,12 @@
-//! Prometheus metrics of the proxy (`wsvia_proxy_<what>_<unit>`), served on their own
-//! listener at `GET /metrics`.
+//! Prometheus metrics of a server role (`wsvia_<role>_<what>_<unit>`), served on their
+//! own listener at `GET /metrics`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use crate::http::{Body, text};
+use crate::record::TunnelRecord;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -15,9 +17,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use wsvia_server::record::TunnelRecord;
-
-use crate::respond::{Body, text};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -35,11 +34,11 @@ struct DirectionLabel {
     direction: &'static str,
 }
 
-/// The proxy's counters and gauges.
+/// A role's counters and gauges.
 ///
 /// # Examples
 /// ```
-/// let m = wsvia_proxy::metrics::Metrics::new();
+/// let m = wsvia_server::metrics::Metrics::new("proxy");
 /// assert!(m.render().contains("wsvia_proxy_tunnels_active"));
 /// ```
 #[derive(Debug)]
@@ -49,43 +48,50 @@ pub struct Metrics {
     closes: Family<ReasonLabel, Counter>,
     requests: Family<RequestLabel, Counter>,
     bytes: Family<DirectionLabel, Counter<u64, AtomicU64>>,
+    messages: Family<DirectionLabel, Counter<u64, AtomicU64>>,
     auth_failures: Counter,
 }
 
 impl Metrics {
-    /// Register every metric.
+    /// Register every metric under `wsvia_<role>_`.
     ///
     /// # Examples
     /// See [`Metrics`].
-    pub fn new() -> Metrics {
-        let mut registry = Registry::default();
+    pub fn new(role: &str) -> Metrics {
+        let mut registry = Registry::with_prefix(format!("wsvia_{role}"));
         let tunnels_active = Gauge::default();
         let closes = Family::<ReasonLabel, Counter>::default();
         let requests = Family::<RequestLabel, Counter>::default();
         let bytes = Family::<DirectionLabel, Counter<u64, AtomicU64>>::default();
+        let messages = Family::<DirectionLabel, Counter<u64, AtomicU64>>::default();
         let auth_failures = Counter::default();
         registry.register(
-            "wsvia_proxy_tunnels_active",
-            "Tunnels open now",
+            "tunnels_active",
+            "Tunnels (or WebSocket sessions) open now",
             tunnels_active.clone(),
         );
         registry.register(
-            "wsvia_proxy_closes",
-            "Requests and tunnels ended, by reason (client_close, idle_timeout, acl_deny, auth_fail, limit, ...)",
+            "closes",
+            "Requests and tunnels ended, by reason (client_close, idle_timeout, ping_timeout, acl_deny, auth_fail, limit, ...)",
             closes.clone(),
         );
         registry.register(
-            "wsvia_proxy_requests",
+            "requests",
             "Requests answered, by method and status",
             requests.clone(),
         );
         registry.register(
-            "wsvia_proxy_bytes",
+            "bytes",
             "Bytes relayed, by direction (up: client to upstream)",
             bytes.clone(),
         );
         registry.register(
-            "wsvia_proxy_auth_failures",
+            "messages",
+            "WebSocket messages relayed, by direction",
+            messages.clone(),
+        );
+        registry.register(
+            "auth_failures",
             "Requests with missing or wrong credentials",
             auth_failures.clone(),
         );
@@ -95,22 +101,66 @@ impl Metrics {
             closes,
             requests,
             bytes,
+            messages,
             auth_failures,
         }
     }
 
     /// A tunnel opened (`+1`) or closed (`-1`).
-    pub(crate) fn tunnel_delta(&self, delta: i64) {
+    ///
+    /// # Examples
+    /// ```
+    /// let m = wsvia_server::metrics::Metrics::new("gateway");
+    /// m.tunnel_delta(1);
+    /// assert!(m.render().contains("wsvia_gateway_tunnels_active 1"));
+    /// ```
+    pub fn tunnel_delta(&self, delta: i64) {
         self.tunnels_active.inc_by(delta);
     }
 
     /// Count a failed authentication.
-    pub(crate) fn auth_failed(&self) {
+    ///
+    /// # Examples
+    /// ```
+    /// let m = wsvia_server::metrics::Metrics::new("proxy");
+    /// m.auth_failed();
+    /// assert!(m.render().contains("wsvia_proxy_auth_failures_total 1"));
+    /// ```
+    pub fn auth_failed(&self) {
         self.auth_failures.inc();
     }
 
+    /// Count WebSocket messages relayed.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = wsvia_server::metrics::Metrics::new("gateway");
+    /// m.messages(3, 4);
+    /// assert!(m.render().contains("wsvia_gateway_messages_total{direction=\"down\"} 4"));
+    /// ```
+    pub fn messages(&self, up: u64, down: u64) {
+        self.messages
+            .get_or_create(&DirectionLabel { direction: "up" })
+            .inc_by(up);
+        self.messages
+            .get_or_create(&DirectionLabel { direction: "down" })
+            .inc_by(down);
+    }
+
     /// Count a finished request or tunnel.
-    pub(crate) fn record(&self, r: &TunnelRecord) {
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_server::record::{CloseReason, TunnelRecord};
+    /// let m = wsvia_server::metrics::Metrics::new("proxy");
+    /// m.record(&TunnelRecord {
+    ///     client: "127.0.0.1:1".parse().unwrap(), user: None, method: "CONNECT".into(),
+    ///     target: "h:443".into(), status: 200, bytes_up: 1, bytes_down: 2,
+    ///     duration: Default::default(), reason: CloseReason::ClientClose,
+    /// });
+    /// assert!(m.render().contains("wsvia_proxy_closes_total{reason=\"client_close\"} 1"));
+    /// ```
+    pub fn record(&self, r: &TunnelRecord) {
         self.closes
             .get_or_create(&ReasonLabel {
                 reason: r.reason.as_str().to_owned(),
@@ -141,14 +191,17 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 /// Serve `GET /metrics` on `listener` until `stop` fires.
-pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: CancellationToken) {
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let m = std::sync::Arc::new(wsvia_server::metrics::Metrics::new("proxy"));
+/// let l = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+/// wsvia_server::metrics::serve(l, m, tokio_util::sync::CancellationToken::new()).await;
+/// # Ok(()) }
+/// ```
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: CancellationToken) {
     loop {
         let (tcp, _) = tokio::select! {
             _ = stop.cancelled() => return,
