@@ -5,9 +5,11 @@
 //! - [`handshake`]: checking a client's upgrade request and answering `101`.
 //! - [`frames`]: the frame-aware relay with the gateway's own pings.
 //! - [`bridge`]: WebSocket messages to TCP bytes and back.
+//! - [`sni`]: the SNI router: route raw TLS connections by server name, PROXY v2.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bridge;
 pub mod frames;
 pub mod handshake;
+pub mod sni;
