@@ -12,6 +12,8 @@
 //! - [`auth`]: proxy credentials and the `Basic` answer.
 //! - [`challenge`]: parse `Proxy-Authenticate` / `WWW-Authenticate` challenges (every scheme).
 //! - [`digest`]: answer a `Digest` challenge (RFC 7616).
+//! - [`sni`]: peek the server name and ALPN list from a TLS ClientHello.
+//! - [`proxy_protocol`]: encode and decode the PROXY protocol v2 header (HAProxy).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,8 +22,10 @@ pub mod auth;
 pub mod challenge;
 pub mod digest;
 pub mod no_proxy;
+pub mod proxy_protocol;
 pub mod proxy_url;
 pub mod select;
+pub mod sni;
 
 pub use auth::Credentials;
 pub use challenge::{Challenge, parse_challenges};
