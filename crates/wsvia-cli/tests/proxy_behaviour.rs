@@ -333,10 +333,8 @@ fn sigterm_stops_accepting_drains_then_cuts_and_exits_0() {
         "the proxy still accepts after SIGTERM"
     );
     // The tunnel still carries bytes during the grace period: a WebSocket upgrade works.
-    let upgrade = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
+    let upgrade = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
     tunnel.write_all(upgrade.as_bytes()).unwrap();
     let mut buf = [0u8; 1024];
     let n = tunnel.read(&mut buf).unwrap();

@@ -21,48 +21,65 @@ pub fn wants_websocket(headers: &HeaderMap) -> bool {
     has_token(headers, header::UPGRADE, "websocket")
 }
 
-/// Check an upgrade request, or the response that refuses it.
-pub fn check<B>(req: &Request<B>) -> Result<Offer, Response<Body>> {
+/// Why an upgrade request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadUpgrade {
+    /// Not a GET.
+    #[error("a WebSocket upgrade must be a GET")]
+    NotGet,
+    /// No `Connection: Upgrade`.
+    #[error("missing 'Connection: Upgrade'")]
+    NoConnectionUpgrade,
+    /// A version other than 13.
+    #[error("only WebSocket version 13 is supported")]
+    Version,
+    /// No key, or not base64 of 16 bytes.
+    #[error("missing or malformed Sec-WebSocket-Key")]
+    Key,
+}
+
+impl BadUpgrade {
+    /// The answer: 426 with `Sec-WebSocket-Version: 13` for a bad version (RFC 6455 §4.4),
+    /// else 400.
+    pub fn response(self) -> Response<Body> {
+        if self == BadUpgrade::Version {
+            let mut r = text(StatusCode::UPGRADE_REQUIRED, &format!("{self}\n"));
+            r.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return r;
+        }
+        text(StatusCode::BAD_REQUEST, &format!("{self}\n"))
+    }
+}
+
+/// Check an upgrade request.
+///
+/// # Errors
+/// [`BadUpgrade`] saying what is wrong.
+pub fn check<B>(req: &Request<B>) -> Result<Offer, BadUpgrade> {
     let headers = req.headers();
     if req.method() != http::Method::GET {
-        return Err(text(
-            StatusCode::BAD_REQUEST,
-            "a WebSocket upgrade must be a GET\n",
-        ));
+        return Err(BadUpgrade::NotGet);
     }
     if !has_token(headers, header::CONNECTION, "upgrade") {
-        return Err(text(
-            StatusCode::BAD_REQUEST,
-            "missing 'Connection: Upgrade'\n",
-        ));
+        return Err(BadUpgrade::NoConnectionUpgrade);
     }
     let version = headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if version.trim() != "13" {
-        // RFC 6455 §4.4: say which version we speak.
-        let mut r = text(
-            StatusCode::UPGRADE_REQUIRED,
-            "only WebSocket version 13 is supported\n",
-        );
-        r.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return Err(r);
+        return Err(BadUpgrade::Version);
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| valid_key(k))
-        .ok_or_else(|| {
-            text(
-                StatusCode::BAD_REQUEST,
-                "missing or malformed Sec-WebSocket-Key\n",
-            )
-        })?;
+        .ok_or(BadUpgrade::Key)?;
     Ok(Offer {
         key: key.to_owned(),
         protocols: tokens(headers, header::SEC_WEBSOCKET_PROTOCOL),
@@ -159,7 +176,7 @@ mod tests {
     fn bad_versions_get_426_and_bad_keys_400() {
         let mut h = GOOD.to_vec();
         h[2] = ("sec-websocket-version", "8");
-        let r = check(&request(&h)).unwrap_err();
+        let r = check(&request(&h)).unwrap_err().response();
         assert_eq!(r.status(), 426);
         assert_eq!(r.headers()[header::SEC_WEBSOCKET_VERSION], "13");
         for key in [
@@ -171,10 +188,10 @@ mod tests {
         ] {
             let mut h = GOOD.to_vec();
             h[3] = ("sec-websocket-key", key);
-            assert_eq!(check(&request(&h)).unwrap_err().status(), 400, "{key:?}");
+            assert_eq!(check(&request(&h)).unwrap_err(), BadUpgrade::Key, "{key:?}");
         }
         let mut h = GOOD.to_vec();
         h[1] = ("connection", "keep-alive");
-        assert_eq!(check(&request(&h)).unwrap_err().status(), 400);
+        assert_eq!(check(&request(&h)).unwrap_err().response().status(), 400);
     }
 }

@@ -85,14 +85,14 @@ pub(crate) async fn tunnel(
     let reason: CloseReason = relay(&client, &admitted.upstream, early, &counters, &options).await;
     shared.metrics.tunnel_delta(-1);
     let Admitted {
-        target, user, slot, ..
+        label, user, slot, ..
     } = admitted;
     drop(slot);
     ctx.finish(TunnelRecord {
         client: ctx.client,
         user,
         method,
-        target: target.to_string(),
+        target: label,
         status,
         bytes_up: counters.up(),
         bytes_down: counters.down(),

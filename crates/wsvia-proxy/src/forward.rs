@@ -2,7 +2,10 @@
 //! removed and `Via` added; a WebSocket upgrade is passed on and, after the `101`, the
 //! two connections are joined like a CONNECT tunnel.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{
@@ -50,32 +53,36 @@ pub(crate) async fn handle(
     let upgrade = is_websocket_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let method = req.method().to_string();
-    let url = req.uri().to_string();
-    let upstream_req = upstream_request(req, upgrade);
+    let sent_up = Arc::new(AtomicU64::new(0));
+    let upstream_req = upstream_request(req, upgrade, sent_up.clone());
     let Admitted {
+        label,
         target,
         user,
         upstream,
         slot,
     } = admitted;
-    let log = |status: u16, reason: CloseReason| {
-        ctx.finish(TunnelRecord {
-            client: ctx.client,
-            user: user.clone(),
-            method: method.clone(),
-            target: url.clone(),
-            status,
-            bytes_up: 0,
-            bytes_down: 0,
-            duration: started.elapsed(),
-            reason,
-        });
+    let record = {
+        let (ctx, user, method, label) = (ctx.clone(), user.clone(), method.clone(), label.clone());
+        move |status: u16, reason: CloseReason, bytes_down: u64| {
+            ctx.finish(TunnelRecord {
+                client: ctx.client,
+                user,
+                method,
+                target: label,
+                status,
+                bytes_up: sent_up.load(Ordering::Relaxed),
+                bytes_down,
+                duration: started.elapsed(),
+                reason,
+            });
+        }
     };
     let mut response = match send(upstream, upstream_req).await {
         Ok(r) => r,
         Err(detail) => {
             let r = Refusal::Unavailable { detail };
-            log(r.status().as_u16(), CloseReason::UpstreamError);
+            record(r.status().as_u16(), CloseReason::UpstreamError, 0);
             return r.response();
         }
     };
@@ -83,8 +90,13 @@ pub(crate) async fn handle(
     let client_upgrade = match client_upgrade {
         Some(on) if status == StatusCode::SWITCHING_PROTOCOLS => on,
         _ => {
-            log(status.as_u16(), CloseReason::Answered);
-            return downstream_response(response, false);
+            // The line is written when the body has been passed on (or abandoned).
+            let (mut parts, body) = downstream_response(response, false).into_parts();
+            parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+            let counted = Counted::new(body, move |bytes| {
+                record(status.as_u16(), CloseReason::Answered, bytes)
+            });
+            return Response::from_parts(parts, counted.boxed());
         }
     };
     let upstream_upgrade = hyper::upgrade::on(&mut response);
@@ -105,6 +117,7 @@ pub(crate) async fn handle(
             down: upstream.read_buf,
         };
         let admitted = Admitted {
+            label,
             target,
             user,
             upstream: upstream.io.into_inner(),
@@ -126,9 +139,12 @@ pub(crate) async fn handle(
 
 /// The request as the origin must see it: origin-form target, `Host` from the URL,
 /// hop-by-hop headers removed (but the upgrade kept when it is one), `Via` added.
-fn upstream_request(req: Request<Incoming>, upgrade: bool) -> Request<Incoming> {
+fn upstream_request(req: Request<Incoming>, upgrade: bool, sent: Arc<AtomicU64>) -> Request<Body> {
     let (parts, body) = req.into_parts();
-    let mut out = Request::new(body);
+    let counted = Counted::new(body, move |bytes| sent.store(bytes, Ordering::Relaxed));
+    let mut out = Request::new(counted.boxed());
+    // Keeps the header case map hyper read, so names reach the origin as the client wrote them.
+    *out.extensions_mut() = parts.extensions;
     *out.method_mut() = parts.method;
     *out.uri_mut() = origin_form(&parts.uri);
     *out.version_mut() = Version::HTTP_11;
@@ -146,8 +162,9 @@ fn upstream_request(req: Request<Incoming>, upgrade: bool) -> Request<Incoming> 
 }
 
 /// Send `req` on a fresh HTTP/1.1 connection over `upstream`.
-async fn send(upstream: TcpStream, req: Request<Incoming>) -> Result<Response<Incoming>, String> {
+async fn send(upstream: TcpStream, req: Request<Body>) -> Result<Response<Incoming>, String> {
     let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .preserve_header_case(true)
         .handshake(TokioIo::new(upstream))
         .await
         .map_err(|e| e.to_string())?;
@@ -171,6 +188,67 @@ fn downstream_response(response: Response<Incoming>, upgrade: bool) -> Response<
     parts.headers = forwardable(&parts.headers, upgrade);
     append_via(&mut parts.headers);
     Response::from_parts(parts, body.boxed())
+}
+
+/// A body that counts the bytes passing through it and reports the total once, when it
+/// ends or is dropped.
+struct Counted<B> {
+    inner: B,
+    bytes: u64,
+    done: Option<Box<dyn FnOnce(u64) + Send + Sync>>,
+}
+
+impl<B> Counted<B> {
+    fn new(inner: B, done: impl FnOnce(u64) + Send + Sync + 'static) -> Counted<B> {
+        Counted {
+            inner,
+            bytes: 0,
+            done: Some(Box::new(done)),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(done) = self.done.take() {
+            done(self.bytes);
+        }
+    }
+}
+
+impl<B> hyper::body::Body for Counted<B>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            Poll::Ready(None) => self.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for Counted<B> {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// True for `Upgrade: websocket` with `Connection: upgrade`.

@@ -65,6 +65,8 @@ pub(crate) struct ConnCtx {
 
 /// A request that passed every check, with its upstream connection.
 pub(crate) struct Admitted {
+    /// What the access log calls the destination: `host:port` or the URL.
+    pub(crate) label: String,
     pub(crate) target: Target,
     pub(crate) user: Option<String>,
     pub(crate) upstream: TcpStream,
@@ -214,6 +216,7 @@ async fn serve_client(tcp: TcpStream, client: SocketAddr, shared: Arc<Shared>) {
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS)
         .title_case_headers(true)
+        .preserve_header_case(true)
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
     let head_deadline = tokio::time::sleep(settings.header_timeout);
@@ -287,10 +290,11 @@ impl ConnCtx {
     ) -> Result<Admitted, Response<Body>> {
         let shared = &self.shared;
         let settings = &shared.settings;
-        let target_text = target
-            .as_ref()
-            .map(|t| t.to_string())
-            .unwrap_or_else(|_| req.uri().to_string());
+        // The log names a CONNECT by host:port and a forwarded request by its URL.
+        let target_text = match (&target, req.method() == Method::CONNECT) {
+            (Ok(t), true) => t.to_string(),
+            _ => req.uri().to_string(),
+        };
         let refuse =
             |status: u16, user: Option<String>, reason: CloseReason, response: Response<Body>| {
                 self.finish(TunnelRecord {
@@ -354,6 +358,7 @@ impl ConnCtx {
                 refusal(r, user.clone(), reason)
             })?;
         Ok(Admitted {
+            label: target_text,
             target,
             user,
             upstream,

@@ -72,3 +72,56 @@ impl PythonEcho {
         &mut self.process
     }
 }
+
+/// Python's `http.server` serving a directory: a plain HTTP origin nobody here wrote.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    process: Spawned,
+}
+
+impl HttpServer {
+    /// `python -m http.server --bind 127.0.0.1 0 --directory DIR`; the port is read from
+    /// its `Serving HTTP on 127.0.0.1 port N` line.
+    pub fn start(dir: &Path) -> HttpServer {
+        let mut cmd = Command::new(python());
+        cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .arg("--directory")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut process = Spawned::start("python http.server", &mut cmd, None);
+        let stdout = process.child_mut().stdout.take().expect("piped stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .expect("read http.server's first line");
+        let port = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("http.server did not report its port: {line:?}"));
+        // Keep reading so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        HttpServer { port, process }
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The process, e.g. to stop it.
+    pub fn process(&mut self) -> &mut Spawned {
+        &mut self.process
+    }
+}
