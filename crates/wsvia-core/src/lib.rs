@@ -14,6 +14,8 @@
 //! - [`digest`]: answer a `Digest` challenge (RFC 7616).
 //! - [`sni`]: peek the server name and ALPN list from a TLS ClientHello.
 //! - [`proxy_protocol`]: encode and decode the PROXY protocol v2 header (HAProxy).
+//! - [`route`]: the gateway's `[HOST]/PATH=UPSTREAM` route table and upstream paths.
+//! - [`tokens`]: websockify token files and the `token` query parameter.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,8 +26,10 @@ pub mod digest;
 pub mod no_proxy;
 pub mod proxy_protocol;
 pub mod proxy_url;
+pub mod route;
 pub mod select;
 pub mod sni;
+pub mod tokens;
 
 pub use auth::Credentials;
 pub use challenge::{Challenge, parse_challenges};
