@@ -18,34 +18,7 @@ use crate::users::UserDb;
 /// The default listen address: loopback, squid's port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3128";
 
-/// Access-log line format.
-///
-/// # Examples
-/// ```
-/// assert_eq!(wsvia_proxy::config::LogFormat::default(), wsvia_proxy::config::LogFormat::Plain);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// `client user method target status up= down= secs reason`
-    #[default]
-    Plain,
-    /// One JSON object per line.
-    Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "plain" => Ok(LogFormat::Plain),
-            "json" => Ok(LogFormat::Json),
-            other => Err(format!(
-                "unknown log format {other:?} (expected plain or json)"
-            )),
-        }
-    }
-}
+pub use wsvia_server::record::LogFormat;
 
 /// Everything `wsvia proxy` can be told, as flags or as keys of a TOML file.
 ///

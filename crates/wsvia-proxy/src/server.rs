@@ -20,7 +20,7 @@ use wsvia_server::drain::Drain;
 use wsvia_server::record::{CloseReason, TunnelRecord};
 
 use crate::auth::{Authenticator, Identity};
-use crate::config::{LogFormat, Settings};
+use crate::config::Settings;
 use crate::respond::{Body, Refusal, head_timeout_bytes};
 use crate::target::Target;
 use crate::{connect, forward, upstream};
@@ -369,10 +369,6 @@ impl ConnCtx {
     /// Log and count a finished request or tunnel.
     pub(crate) fn finish(&self, record: TunnelRecord) {
         self.shared.metrics.record(&record);
-        let line = match self.shared.settings.log_format {
-            LogFormat::Plain => record.plain(),
-            LogFormat::Json => record.json(),
-        };
-        println!("{line}");
+        println!("{}", self.shared.settings.log_format.line(&record));
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a tunnel or request ended. Also a metrics label, so names are stable snake_case.
 ///
@@ -151,5 +151,55 @@ impl TunnelRecord {
     /// See [`TunnelRecord`].
     pub fn json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// Access-log line format.
+///
+/// # Examples
+/// ```
+/// assert_eq!(wsvia_server::record::LogFormat::default(), wsvia_server::record::LogFormat::Plain);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `client user method target status up= down= secs reason`
+    #[default]
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Render `record` as one access-log line in this format.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_server::record::{CloseReason, LogFormat, TunnelRecord};
+    /// let r = TunnelRecord {
+    ///     client: "127.0.0.1:1".parse().unwrap(), user: None, method: "GET".into(),
+    ///     target: "/".into(), status: 101, bytes_up: 0, bytes_down: 0,
+    ///     duration: Default::default(), reason: CloseReason::ClientClose,
+    /// };
+    /// assert!(LogFormat::Json.line(&r).starts_with('{'));
+    /// ```
+    pub fn line(self, record: &TunnelRecord) -> String {
+        match self {
+            LogFormat::Plain => record.plain(),
+            LogFormat::Json => record.json(),
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "plain" => Ok(LogFormat::Plain),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "unknown log format {other:?} (expected plain or json)"
+            )),
+        }
     }
 }
