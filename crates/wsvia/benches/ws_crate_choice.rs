@@ -16,6 +16,10 @@
 //! - bulk: 1 connection, 1 MiB binary messages, one in flight; MiB/s echoed back.
 //! - pipelined: 1 connection, 16-byte messages, a sliding window of 256 in flight; msg/s.
 //!
+//! Each scenario also reports the process's CPU time (user + system, clients and server
+//! together) per message or per MiB: unlike the wall-clock figures, it barely moves when
+//! other programs share the cores.
+//!
 //! A third contender is tokio-tungstenite with `read_buffer_size` 8 KiB instead of its
 //! default 128 KiB: tungstenite zero-fills up to that many bytes before every read call,
 //! which small messages pay for; the column shows what tuning, not switching, buys.
@@ -71,7 +75,12 @@ const SCENARIOS: [Scenario; 3] = [
         size: 64,
         window: 1,
         secs: 5.0,
-        metrics: &[Metric::MsgsPerSec, Metric::P50, Metric::P99],
+        metrics: &[
+            Metric::MsgsPerSec,
+            Metric::P50,
+            Metric::P99,
+            Metric::CpuPerMsg,
+        ],
     },
     Scenario {
         name: "bulk 1×1 MiB",
@@ -79,7 +88,7 @@ const SCENARIOS: [Scenario; 3] = [
         size: 1 << 20,
         window: 1,
         secs: 3.0,
-        metrics: &[Metric::MibPerSec],
+        metrics: &[Metric::MibPerSec, Metric::CpuPerMib],
     },
     Scenario {
         name: "pipelined 1×16 B, window 256",
@@ -87,7 +96,7 @@ const SCENARIOS: [Scenario; 3] = [
         size: 16,
         window: 256,
         secs: 3.0,
-        metrics: &[Metric::MsgsPerSec],
+        metrics: &[Metric::MsgsPerSec, Metric::CpuPerMsg],
     },
 ];
 
@@ -167,6 +176,7 @@ async fn run_unbounded<W: WsCrate>(
         clients.push(W::connect(addr).await?);
     }
     let start = Instant::now();
+    let cpu_start = cpu_time();
     let mut tasks = JoinSet::new();
     for client in clients {
         tasks.spawn(drive(client, s.size, s.window, start + duration));
@@ -176,6 +186,7 @@ async fn run_unbounded<W: WsCrate>(
         result.add(conn??, start);
     }
     server.await??;
+    result.cpu = cpu_time().zip(cpu_start).map(|(end, start)| end - start);
     Ok(result)
 }
 
@@ -566,6 +577,8 @@ struct RunResult {
     elapsed: Duration,
     /// Sorted once the run is complete (see [`RunResult::get`]).
     rtts: Vec<Duration>,
+    /// CPU time of the whole process (clients and server), when the OS tells.
+    cpu: Option<Duration>,
 }
 
 impl RunResult {
@@ -583,7 +596,13 @@ impl RunResult {
             Metric::MibPerSec => self.bytes as f64 / secs / f64::from(1 << 20),
             Metric::P50 => self.percentile_us(0.50),
             Metric::P99 => self.percentile_us(0.99),
+            Metric::CpuPerMsg => self.cpu_us() / self.msgs as f64,
+            Metric::CpuPerMib => self.cpu_us() / (self.bytes as f64 / f64::from(1 << 20)),
         }
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.cpu.map_or(f64::NAN, |cpu| cpu.as_secs_f64() * 1e6)
     }
 
     fn percentile_us(&mut self, q: f64) -> f64 {
@@ -612,6 +631,9 @@ enum Metric {
     MibPerSec,
     P50,
     P99,
+    /// Process CPU time (user + system) per echoed message: robust to other load.
+    CpuPerMsg,
+    CpuPerMib,
 }
 
 impl Metric {
@@ -621,6 +643,8 @@ impl Metric {
             Metric::MibPerSec => "MiB/s",
             Metric::P50 => "µs p50 RTT",
             Metric::P99 => "µs p99 RTT",
+            Metric::CpuPerMsg => "CPU µs/msg",
+            Metric::CpuPerMib => "CPU µs/MiB",
         }
     }
 }
@@ -667,7 +691,7 @@ fn print_table(table: &Table, load_before: &str, load_after: &str) {
     let [tt, fws, small] = VARIANTS;
     println!(
         "\nMedian of {ROUNDS} rounds; spread = (max - min) / median, per variant. \
-         Latency: lower is better; the rest: higher is better. \
+         Latency and CPU: lower is better; the rest: higher is better. \
          Load average before: {load_before}; after: {load_after}.\n"
     );
     println!("| scenario | metric | {tt} | {fws} | {small} | fws / tt | 8 KiB / tt | spread |");
@@ -690,6 +714,17 @@ fn print_table(table: &Table, load_before: &str, load_after: &str) {
             spreads.join(" / "),
         );
     }
+}
+
+/// CPU time this process has used, user plus system, from `/proc/self/stat` (Linux).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the parenthesised command name, utime and stime are the 12th and 13th fields.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // In clock ticks of USER_HZ, which is 100 on Linux.
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// The 1, 5 and 15 minute load averages, to tell a quiet machine from a busy one.
@@ -716,8 +751,11 @@ fn spread(samples: &[f64]) -> f64 {
     (max - min) / median(samples)
 }
 
-/// `1234567.8` as `1,234,568`; values under 100 keep one decimal.
+/// `1234567.8` as `1,234,568`; values under 100 keep one decimal, under 10 two.
 fn fmt_num(x: f64) -> String {
+    if x < 10.0 {
+        return format!("{x:.2}");
+    }
     if x < 100.0 {
         return format!("{x:.1}");
     }
