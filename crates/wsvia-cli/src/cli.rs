@@ -25,6 +25,11 @@ pub enum Command {
         after_help = "Examples:\n  wsvia proxy                                   # 127.0.0.1:3128, no auth, any destination\n  wsvia proxy --listen 0.0.0.0:3128 --auth-file users.htpasswd --allow-ports 443,80\n  wsvia proxy --config proxy.toml\n\nOn SIGTERM or Ctrl-C it stops accepting, lets tunnels run for --grace seconds, then closes them."
     )]
     Proxy(ProxyArgs),
+    /// Run a gateway: WebSocket reverse proxy with keepalive pings, SNI router, WebSocket-to-TCP bridge.
+    #[command(
+        after_help = "Examples:\n  wsvia gateway --listen 127.0.0.1:8080 --route /=ws://127.0.0.1:9001\n  wsvia gateway --listen 0.0.0.0:443 --tls-cert c.pem --tls-key k.pem --route /chat=ws://chat:8080/ws --route /=http://web:8000\n  wsvia gateway --listen 127.0.0.1:8080 --route /game=tcp://127.0.0.1:7000 --route /vnc=tokens:/etc/wsvia/tokens.cfg\n  wsvia gateway --sni-listen 0.0.0.0:443 --sni-route a.example=10.0.0.1:443 --sni-route '*.b.example=10.0.0.2:443' --sni-proxy-protocol"
+    )]
+    Gateway(GatewayArgs),
     /// Run a WebSocket echo server (text back as text, binary as binary).
     #[command(
         after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
@@ -191,6 +196,98 @@ pub struct ProxyArgs {
     /// Seconds tunnels may run on after SIGTERM before they are closed (default 30).
     #[arg(long, value_name = "SECS")]
     pub grace: Option<f64>,
+
+    /// Access-log format on stdout: plain or json.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<wsvia_proxy::config::LogFormat>,
+
+    /// Serve Prometheus metrics on this address (GET /metrics).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Flags of `wsvia gateway`; each overrides (or adds to) the same key of `--config`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// A TOML file with any of these settings, plus [[routes]] and [[certs]] tables.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address for HTTP(S) and WebSocket clients (repeatable; default 127.0.0.1:8080 when routes are given).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<SocketAddr>,
+
+    /// A route [HOST]/PATH=UPSTREAM; UPSTREAM is ws://, wss://, http://, https://, tcp://HOST:PORT or tokens:FILE (repeatable; longest match wins).
+    #[arg(long, value_name = "ROUTE")]
+    pub route: Vec<String>,
+
+    /// How --route entries relay WebSockets: frames (default: pings, size limit) or passthrough (bytes).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<wsvia_gateway::config::Mode>,
+
+    /// Allowed Origin for --route entries (repeatable; default: any).
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+
+    /// Bridge routes accept text messages (as bytes) instead of closing with 1003.
+    #[arg(long)]
+    pub allow_text: bool,
+
+    /// Terminate TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Seconds between the gateway's pings to both sides (default 30; 0 disables).
+    #[arg(long, value_name = "SECS")]
+    pub ping_interval: Option<f64>,
+
+    /// Seconds a side has to answer a ping before it is closed (default 10; the other side gets 1011).
+    #[arg(long, value_name = "SECS")]
+    pub ping_timeout: Option<f64>,
+
+    /// Largest message relayed in frames mode (default 16 MiB; larger ones close with 1009).
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_size: Option<usize>,
+
+    /// Trust the CA certificates in this PEM file for wss:// and https:// upstreams.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_cacert: Vec<PathBuf>,
+
+    /// Do not check upstream certificates.
+    #[arg(long)]
+    pub upstream_insecure: bool,
+
+    /// Seconds to connect to an upstream (default 10).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+
+    /// Seconds for a request head or a TLS ClientHello (default 10).
+    #[arg(long, value_name = "SECS")]
+    pub header_timeout: Option<f64>,
+
+    /// Seconds sessions may run on after SIGTERM (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub grace: Option<f64>,
+
+    /// Address of the SNI router (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub sni_listen: Vec<SocketAddr>,
+
+    /// An SNI route NAME=HOST:PORT; NAME may be *.example.com (repeatable).
+    #[arg(long, value_name = "ROUTE")]
+    pub sni_route: Vec<String>,
+
+    /// Backend for server names no SNI route matches.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub sni_default: Option<String>,
+
+    /// Send a PROXY protocol v2 header to SNI backends, so they see the client address.
+    #[arg(long)]
+    pub sni_proxy_protocol: bool,
 
     /// Access-log format on stdout: plain or json.
     #[arg(long, value_name = "FORMAT")]

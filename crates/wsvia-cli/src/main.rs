@@ -5,6 +5,7 @@ mod cli;
 mod connect;
 mod echo;
 mod exit_code;
+mod gateway;
 mod proxy;
 mod signals;
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
             cli::Command::Connect(args) => connect::run(args).await,
             cli::Command::Echo(args) => echo::run(args).await,
             cli::Command::Proxy(args) => proxy::run(args).await,
+            cli::Command::Gateway(args) => gateway::run(args).await,
         }
     })
 }

@@ -2,6 +2,8 @@
 //! and a WebSocket-to-TCP bridge.
 //!
 //! # Layout
+//! - [`config`]: [`GatewayConfig`] (flags and TOML) checked into [`Settings`].
+//! - [`server`]: [`GatewayServer`]: listeners, TLS, routing, the three ways to serve a request.
 //! - [`handshake`]: checking a client's upgrade request and answering `101`.
 //! - [`frames`]: the frame-aware relay with the gateway's own pings.
 //! - [`bridge`]: WebSocket messages to TCP bytes and back.
@@ -10,6 +12,12 @@
 #![deny(missing_docs)]
 
 pub mod bridge;
+pub mod config;
 pub mod frames;
 pub mod handshake;
+pub mod server;
 pub mod sni;
+mod tls;
+
+pub use config::{GatewayConfig, Settings};
+pub use server::GatewayServer;
