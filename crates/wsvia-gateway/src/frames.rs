@@ -145,64 +145,77 @@ where
         Side::Client => (CloseReason::ClientClose, CloseReason::ClientError),
         Side::Upstream => (CloseReason::UpstreamClose, CloseReason::UpstreamError),
     };
-    let message = match item {
-        None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
-            close(to, CloseCode::Away, "the other side went away").await;
-            return Some(closed);
-        }
-        Some(Err(e)) => {
-            let (code, why) = match &e {
-                WsError::Capacity(_) => (CloseCode::Size, "message too big"),
-                WsError::Protocol(_) | WsError::Utf8(_) => (CloseCode::Protocol, "protocol error"),
-                _ => (CloseCode::Away, "the other side went away"),
-            };
-            tracing::debug!(?side, error = %e, "WebSocket error");
-            // Tell the side that broke the rules why, then the other side that it ended.
-            close(from, code, why).await;
-            close(
-                to,
-                if code == CloseCode::Size {
-                    CloseCode::Away
-                } else {
-                    code
-                },
-                why,
-            )
-            .await;
-            return Some(failed);
-        }
-        Some(Ok(m)) => m,
-    };
-    match message {
-        Message::Text(_) | Message::Binary(_) => {
-            count(side, &message, stats);
-            if to.feed(message).await.is_err() {
-                return Some(other_failed(side));
-            }
-            // Forward everything that already arrived before paying for one flush.
-            while let Some(Some(Ok(next))) = from.next().now_or_never() {
-                match next {
-                    Message::Text(_) | Message::Binary(_) => {
-                        count(side, &next, stats);
-                        if to.feed(next).await.is_err() {
-                            return Some(other_failed(side));
-                        }
-                    }
-                    Message::Close(frame) => {
-                        let _ = to.flush().await;
-                        return Some(pass_close(frame, to, closed).await);
-                    }
-                    _ => {}
+    let mut item = item;
+    let mut fed = false;
+    loop {
+        match item {
+            None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
+                if fed {
+                    let _ = to.flush().await;
                 }
+                close(to, CloseCode::Away, "the other side went away").await;
+                return Some(closed);
             }
-            if to.flush().await.is_err() {
-                return Some(other_failed(side));
+            Some(Err(e)) => {
+                // Messages before the bad frame still go through, as if unbatched.
+                if fed {
+                    let _ = to.flush().await;
+                }
+                fail(side, e, from, to).await;
+                return Some(failed);
             }
-            None
+            Some(Ok(Message::Close(frame))) => {
+                if fed {
+                    let _ = to.flush().await;
+                }
+                let reason = pass_close(frame, to, closed).await;
+                // Sends the Close reply tokio-tungstenite queued for `from`.
+                let _ = from.flush().await;
+                return Some(reason);
+            }
+            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                count(side, &message, stats);
+                if to.feed(message).await.is_err() {
+                    return Some(other_failed(side));
+                }
+                fed = true;
+            }
+            Some(Ok(_)) => {}
         }
-        Message::Close(frame) => Some(pass_close(frame, to, closed).await),
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
+        // Forward everything that already arrived before paying for one flush.
+        match from.next().now_or_never() {
+            Some(next) => item = next,
+            None => break,
+        }
     }
+    if fed && to.flush().await.is_err() {
+        return Some(other_failed(side));
+    }
+    None
+}
+
+/// A side broke the protocol: tell it why (1002, 1007 for bad UTF-8, 1009 for size),
+/// and tell the other side the session is over (1001).
+async fn fail<A, B>(
+    side: Side,
+    e: WsError,
+    from: &mut WebSocketStream<A>,
+    to: &mut WebSocketStream<B>,
+) where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    tracing::debug!(?side, error = %e, "WebSocket error");
+    let (code, why) = match &e {
+        WsError::Capacity(_) => (CloseCode::Size, "message too big"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
+        WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+        _ => (CloseCode::Away, "the connection failed"),
+    };
+    let _ = tokio::join!(
+        close(from, code, why),
+        close(to, CloseCode::Away, "the other side failed")
+    );
 }
 
 fn other_failed(side: Side) -> CloseReason {
