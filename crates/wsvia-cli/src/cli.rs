@@ -22,7 +22,7 @@ pub enum Command {
     Connect(ConnectArgs),
     /// Run a forward proxy: CONNECT tunnels and absolute-form requests, WebSocket upgrades included.
     #[command(
-        after_help = "Examples:\n  wsvia proxy                                   # 127.0.0.1:3128, no auth, any destination\n  wsvia proxy --listen 0.0.0.0:3128 --auth-file users.htpasswd --allow-ports 443,80\n  wsvia proxy --config proxy.toml\n\nOn SIGTERM or Ctrl-C it stops accepting, lets tunnels run for --grace seconds, then closes them."
+        after_help = "Examples:\n  wsvia proxy                                   # 127.0.0.1:3128, no auth, any destination\n  wsvia proxy --listen 0.0.0.0:3128 --auth-file users.htpasswd --allow-ports 443,80\n  wsvia proxy --config wsvia.toml --admin 127.0.0.1:9090\n  wsvia proxy --config wsvia.toml --check\n\nSIGHUP reloads --config: listeners, users, rules and limits apply to new connections, live\ntunnels are untouched, and a file that fails to load is reported while the old one keeps serving.\nOn SIGTERM or Ctrl-C it stops accepting, lets tunnels run for --grace seconds, then closes them."
     )]
     Proxy(ProxyArgs),
     /// Run a gateway: WebSocket reverse proxy with keepalive pings, SNI router, WebSocket-to-TCP bridge.
@@ -201,9 +201,18 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<wsvia_proxy::config::LogFormat>,
 
-    /// Serve Prometheus metrics on this address (GET /metrics).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
+    /// The admin listener: Prometheus /metrics, a live status page at /, /api/status.
+    #[arg(long, visible_alias = "metrics", value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+
+    /// htpasswd file with the admin listener's own users (required when it is not on loopback).
+    #[arg(long, value_name = "FILE")]
+    pub admin_auth_file: Option<PathBuf>,
+
+    /// Check the configuration (file and flags, files they name included) and exit: 0 when
+    /// it would run, 2 with the error otherwise.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Flags of `wsvia gateway`; each overrides (or adds to) the same key of `--config`.
@@ -293,9 +302,17 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<wsvia_proxy::config::LogFormat>,
 
-    /// Serve Prometheus metrics on this address (GET /metrics).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
+    /// The admin listener: Prometheus /metrics, a live status page at /, /api/status.
+    #[arg(long, visible_alias = "metrics", value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+
+    /// htpasswd file with the admin listener's own users (required when it is not on loopback).
+    #[arg(long, value_name = "FILE")]
+    pub admin_auth_file: Option<PathBuf>,
+
+    /// Check the configuration (file and flags, files they name included) and exit.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Flags of `wsvia echo`.

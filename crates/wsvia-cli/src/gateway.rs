@@ -1,27 +1,34 @@
-//! `wsvia gateway`: flags over the config file, bind, serve, drain on SIGTERM/Ctrl-C.
+//! `wsvia gateway`: flags over the config file, `--check`, bind, serve, reload on SIGHUP,
+//! drain on SIGTERM/Ctrl-C.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use wsvia_gateway::{GatewayConfig, GatewayServer};
+use tokio::signal::unix::{SignalKind, signal};
+use wsvia_gateway::{GatewayConfig, GatewayServer, Settings};
 
 use crate::cli::GatewayArgs;
 use crate::exit_code;
 
 /// Run `wsvia gateway`; returns the process exit code.
 pub async fn run(args: GatewayArgs) -> ExitCode {
-    let settings = match merged_config(args).and_then(|c| c.load()) {
+    let settings = match load(&args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wsvia gateway: {e}");
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    let (Ok(http), Ok(sni), Ok(metrics)) = (
+    if args.check {
+        eprintln!("wsvia gateway: configuration OK: {}", summary(&settings));
+        return ExitCode::from(exit_code::OK);
+    }
+    let (Ok(http), Ok(sni), Ok(admin)) = (
         bind_all(&settings.listen).await,
         bind_all(&settings.sni_listen).await,
-        bind_all(&settings.metrics.into_iter().collect::<Vec<_>>()).await,
+        bind_all(&settings.admin.into_iter().collect::<Vec<_>>()).await,
     ) else {
         return ExitCode::from(exit_code::FAILURE);
     };
@@ -30,7 +37,7 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
     } else {
         "http"
     };
-    let grace = settings.grace;
+    let admin_users = settings.admin_users.clone();
     let gateway = GatewayServer::new(settings);
     for l in &http {
         if let Ok(addr) = l.local_addr() {
@@ -44,26 +51,74 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
         }
         sni_tasks.push(tokio::spawn(gateway.serve_sni(l)));
     }
-    for l in metrics {
+    for l in admin {
         if let Ok(addr) = l.local_addr() {
-            eprintln!("wsvia gateway: metrics on http://{addr}/metrics");
+            eprintln!("wsvia gateway: admin on http://{addr}/ (status page, /metrics)");
         }
-        tokio::spawn(gateway.serve_metrics(l));
+        let check = admin_users
+            .clone()
+            .map(|users| -> wsvia_server::admin::AdminCheck {
+                Arc::new(move |user, pass| users.verify_basic(user, pass))
+            });
+        tokio::spawn(gateway.serve_admin(l, check));
     }
     let stop = gateway.drain().stop_token();
     tokio::spawn(crate::signals::cancel_on_signal(stop.clone()));
+    tokio::spawn(reload_on_hangup(gateway.clone(), args));
     if let Err(e) = gateway.serve(http).await {
         eprintln!("wsvia gateway: {e}");
         return ExitCode::from(exit_code::FAILURE);
     }
-    stop.cancelled().await;
     for t in sni_tasks {
         let _ = t.await;
     }
-    if !gateway.drain().shutdown(grace).await {
+    if !gateway.drain().shutdown(gateway.settings().grace).await {
         eprintln!("wsvia gateway: grace period over; remaining sessions were closed");
     }
     ExitCode::from(exit_code::OK)
+}
+
+/// On each SIGHUP, load the file and flags again and apply them to new connections.
+async fn reload_on_hangup(gateway: GatewayServer, args: GatewayArgs) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP; reload is unavailable");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let settings = match load(&args) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("wsvia gateway: reload failed, keeping the running configuration: {e}");
+                continue;
+            }
+        };
+        let text = summary(&settings);
+        match gateway.reload(settings).await {
+            Ok(changes) => {
+                for addr in &changes.added {
+                    eprintln!("wsvia gateway: listening on http://{addr}/");
+                }
+                for addr in &changes.removed {
+                    eprintln!("wsvia gateway: stopped listening on {addr}");
+                }
+                eprintln!("wsvia gateway: reloaded: {text}");
+            }
+            Err(e) => {
+                eprintln!("wsvia gateway: reload failed, keeping the running configuration: {e}")
+            }
+        }
+    }
+}
+
+fn summary(s: &Settings) -> String {
+    format!(
+        "{} listener(s), {} route(s), {} SNI listener(s), ping every {}",
+        s.listen.len(),
+        s.routes.routes().len(),
+        s.sni_listen.len(),
+        s.ping_interval
+            .map_or("never".to_owned(), |d| format!("{d:?}"))
+    )
 }
 
 async fn bind_all(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, ()> {
@@ -80,36 +135,37 @@ async fn bind_all(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, ()> {
     Ok(out)
 }
 
-/// The config file's settings with every given flag on top (lists are added to).
-fn merged_config(a: GatewayArgs) -> Result<GatewayConfig, wsvia_gateway::config::ConfigError> {
+/// The config file's `[gateway]` settings with every given flag on top (lists add).
+fn load(a: &GatewayArgs) -> Result<Settings, String> {
     let mut c = match &a.config {
-        Some(path) => GatewayConfig::from_file(path)?,
+        Some(path) => crate::config_file::gateway(path)?,
         None => GatewayConfig::default(),
     };
     if !a.listen.is_empty() {
-        c.listen = a.listen;
+        c.listen = a.listen.clone();
     }
-    c.route.extend(a.route);
+    c.route.extend(a.route.iter().cloned());
     c.mode = a.mode.or(c.mode);
-    c.allow_origin.extend(a.allow_origin);
+    c.allow_origin.extend(a.allow_origin.iter().cloned());
     c.allow_text |= a.allow_text;
-    c.tls_cert = a.tls_cert.or(c.tls_cert);
-    c.tls_key = a.tls_key.or(c.tls_key);
+    c.tls_cert = a.tls_cert.clone().or(c.tls_cert);
+    c.tls_key = a.tls_key.clone().or(c.tls_key);
     c.ping_interval = a.ping_interval.or(c.ping_interval);
     c.ping_timeout = a.ping_timeout.or(c.ping_timeout);
     c.max_message_size = a.max_message_size.or(c.max_message_size);
-    c.upstream_cacert.extend(a.upstream_cacert);
+    c.upstream_cacert.extend(a.upstream_cacert.iter().cloned());
     c.upstream_insecure |= a.upstream_insecure;
     c.connect_timeout = a.connect_timeout.or(c.connect_timeout);
     c.header_timeout = a.header_timeout.or(c.header_timeout);
     c.grace = a.grace.or(c.grace);
     if !a.sni_listen.is_empty() {
-        c.sni_listen = a.sni_listen;
+        c.sni_listen = a.sni_listen.clone();
     }
-    c.sni_route.extend(a.sni_route);
-    c.sni_default = a.sni_default.or(c.sni_default);
+    c.sni_route.extend(a.sni_route.iter().cloned());
+    c.sni_default = a.sni_default.clone().or(c.sni_default);
     c.sni_proxy_protocol |= a.sni_proxy_protocol;
     c.log_format = a.log_format.or(c.log_format);
-    c.metrics = a.metrics.or(c.metrics);
-    Ok(c)
+    c.admin = a.admin.or(c.admin);
+    c.admin_auth_file = a.admin_auth_file.clone().or(c.admin_auth_file);
+    c.load().map_err(|e| e.to_string())
 }

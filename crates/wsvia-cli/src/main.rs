@@ -2,6 +2,7 @@
 //! done by the library crates.
 
 mod cli;
+mod config_file;
 mod connect;
 mod echo;
 mod exit_code;

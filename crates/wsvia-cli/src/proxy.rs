@@ -1,28 +1,28 @@
-//! `wsvia proxy`: flags over the config file, bind, serve, drain on SIGTERM/Ctrl-C.
+//! `wsvia proxy`: flags over the config file, `--check`, bind, serve, reload on SIGHUP,
+//! drain on SIGTERM/Ctrl-C.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use wsvia_proxy::{ProxyConfig, ProxyServer};
+use tokio::signal::unix::{SignalKind, signal};
+use wsvia_proxy::{ProxyConfig, ProxyServer, Settings};
 
 use crate::cli::ProxyArgs;
 use crate::exit_code;
 
 /// Run `wsvia proxy`; returns the process exit code.
 pub async fn run(args: ProxyArgs) -> ExitCode {
-    let config = match merged_config(args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("wsvia proxy: {e}");
-            return ExitCode::from(exit_code::USAGE);
-        }
-    };
-    let settings = match config.load() {
+    let settings = match load(&args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wsvia proxy: {e}");
             return ExitCode::from(exit_code::USAGE);
         }
     };
+    if args.check {
+        eprintln!("wsvia proxy: configuration OK: {}", summary(&settings));
+        return ExitCode::from(exit_code::OK);
+    }
     let mut listeners = Vec::new();
     for addr in &settings.listen {
         match tokio::net::TcpListener::bind(addr).await {
@@ -33,76 +33,127 @@ pub async fn run(args: ProxyArgs) -> ExitCode {
             }
         }
     }
-    let metrics_listener = match settings.metrics {
+    let admin_listener = match settings.admin {
         Some(addr) => match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => Some(l),
             Err(e) => {
-                eprintln!("wsvia proxy: cannot serve metrics on {addr}: {e}");
+                eprintln!("wsvia proxy: cannot serve the admin listener on {addr}: {e}");
                 return ExitCode::from(exit_code::FAILURE);
             }
         },
         None => None,
     };
-    let grace = settings.grace;
     let auth = if settings.auth_required() {
         "auth required"
     } else {
         "no auth"
     };
+    let admin_users = settings.admin_users.clone();
     let proxy = ProxyServer::new(settings);
     for l in &listeners {
         if let Ok(addr) = l.local_addr() {
             eprintln!("wsvia proxy: listening on http://{addr}/ ({auth})");
         }
     }
-    if let Some(l) = metrics_listener {
+    if let Some(l) = admin_listener {
         if let Ok(addr) = l.local_addr() {
-            eprintln!("wsvia proxy: metrics on http://{addr}/metrics");
+            eprintln!("wsvia proxy: admin on http://{addr}/ (status page, /metrics)");
         }
-        tokio::spawn(proxy.serve_metrics(l));
+        let check = admin_users.map(|users| -> wsvia_server::admin::AdminCheck {
+            Arc::new(move |user, pass| users.verify_basic(user, pass))
+        });
+        tokio::spawn(proxy.serve_admin(l, check));
     }
-    let stop = proxy.drain().stop_token();
-    tokio::spawn(crate::signals::cancel_on_signal(stop));
+    tokio::spawn(crate::signals::cancel_on_signal(proxy.drain().stop_token()));
+    tokio::spawn(reload_on_hangup(proxy.clone(), args));
     if let Err(e) = proxy.serve(listeners).await {
         eprintln!("wsvia proxy: {e}");
         return ExitCode::from(exit_code::FAILURE);
     }
     let running = proxy.drain().running();
+    let grace = proxy.settings().grace;
     if running > 0 {
         eprintln!("wsvia proxy: draining {running} connections for up to {grace:?}");
     }
-    let clean = proxy.drain().shutdown(grace).await;
-    if !clean {
+    if !proxy.drain().shutdown(grace).await {
         eprintln!("wsvia proxy: grace period over; remaining tunnels were closed");
     }
     ExitCode::from(exit_code::OK)
 }
 
-/// The config file's settings with every given flag on top.
-fn merged_config(args: ProxyArgs) -> Result<ProxyConfig, wsvia_proxy::config::ConfigError> {
+/// On each SIGHUP, load the file and flags again and apply them to new connections; a
+/// configuration that fails to load is reported and the running one stays.
+async fn reload_on_hangup(proxy: ProxyServer, args: ProxyArgs) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP; reload is unavailable");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let settings = match load(&args) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("wsvia proxy: reload failed, keeping the running configuration: {e}");
+                continue;
+            }
+        };
+        let text = summary(&settings);
+        match proxy.reload(settings).await {
+            Ok(changes) => {
+                for addr in &changes.added {
+                    eprintln!("wsvia proxy: listening on http://{addr}/");
+                }
+                for addr in &changes.removed {
+                    eprintln!("wsvia proxy: stopped listening on {addr}");
+                }
+                eprintln!("wsvia proxy: reloaded: {text}");
+            }
+            Err(e) => {
+                eprintln!("wsvia proxy: reload failed, keeping the running configuration: {e}")
+            }
+        }
+    }
+}
+
+fn summary(s: &Settings) -> String {
+    format!(
+        "{} listener(s), {} user(s), {} allow / {} deny rule(s), max tunnels {}",
+        s.listen.len(),
+        s.users.len(),
+        s.rules.allow.len(),
+        s.rules.deny.len(),
+        s.limits
+            .max_total
+            .map_or("unlimited".to_owned(), |n| n.to_string())
+    )
+}
+
+/// The config file's `[proxy]` settings with every given flag on top, checked and loaded.
+fn load(args: &ProxyArgs) -> Result<Settings, String> {
     let mut c = match &args.config {
-        Some(path) => ProxyConfig::from_file(path)?,
+        Some(path) => crate::config_file::proxy(path)?,
         None => ProxyConfig::default(),
     };
-    if !args.listen.is_empty() {
-        c.listen = args.listen;
+    let a = args;
+    if !a.listen.is_empty() {
+        c.listen = a.listen.clone();
     }
-    c.auth_file = args.auth_file.or(c.auth_file);
-    c.digest_file = args.digest_file.or(c.digest_file);
-    c.realm = args.realm.or(c.realm);
-    c.allow_ports = args.allow_ports.or(c.allow_ports);
-    c.allow.extend(args.allow);
-    c.deny.extend(args.deny);
-    c.allow_private |= args.allow_private;
-    c.open |= args.open;
-    c.max_tunnels = args.max_tunnels.or(c.max_tunnels);
-    c.max_tunnels_per_client = args.max_tunnels_per_client.or(c.max_tunnels_per_client);
-    c.max_tunnels_per_user = args.max_tunnels_per_user.or(c.max_tunnels_per_user);
-    c.header_timeout = args.header_timeout.or(c.header_timeout);
-    c.connect_timeout = args.connect_timeout.or(c.connect_timeout);
-    c.idle_timeout = args.idle_timeout.or(c.idle_timeout);
-    c.grace = args.grace.or(c.grace);
-    c.log_format = args.log_format.or(c.log_format);
-    c.metrics = args.metrics.or(c.metrics);
-    Ok(c)
+    c.auth_file = a.auth_file.clone().or(c.auth_file);
+    c.digest_file = a.digest_file.clone().or(c.digest_file);
+    c.realm = a.realm.clone().or(c.realm);
+    c.allow_ports = a.allow_ports.clone().or(c.allow_ports);
+    c.allow.extend(a.allow.iter().cloned());
+    c.deny.extend(a.deny.iter().cloned());
+    c.allow_private |= a.allow_private;
+    c.open |= a.open;
+    c.max_tunnels = a.max_tunnels.or(c.max_tunnels);
+    c.max_tunnels_per_client = a.max_tunnels_per_client.or(c.max_tunnels_per_client);
+    c.max_tunnels_per_user = a.max_tunnels_per_user.or(c.max_tunnels_per_user);
+    c.header_timeout = a.header_timeout.or(c.header_timeout);
+    c.connect_timeout = a.connect_timeout.or(c.connect_timeout);
+    c.idle_timeout = a.idle_timeout.or(c.idle_timeout);
+    c.grace = a.grace.or(c.grace);
+    c.log_format = a.log_format.or(c.log_format);
+    c.admin = a.admin.or(c.admin);
+    c.admin_auth_file = a.admin_auth_file.clone().or(c.admin_auth_file);
+    c.load().map_err(|e| e.to_string())
 }

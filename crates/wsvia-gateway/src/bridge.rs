@@ -66,6 +66,7 @@ where
                 };
                 stats.messages_up += 1;
                 stats.bytes_up += payload.len() as u64;
+                options.counters.add_up(payload.len() as u64);
                 if tcp.write_all(&payload).await.is_err() {
                     let _ = close(&mut ws, CloseCode::Error, "the TCP server failed").await;
                     return (CloseReason::UpstreamError, stats);
@@ -79,6 +80,7 @@ where
                 Ok(n) => {
                     stats.messages_down += 1;
                     stats.bytes_down += n as u64;
+                    options.counters.add_down(n as u64);
                     if ws.send(Message::binary(buf[..n].to_vec())).await.is_err() {
                         return (CloseReason::ClientError, stats);
                     }
@@ -148,6 +150,7 @@ mod tests {
             ping_interval: None,
             ping_timeout: Duration::from_secs(1),
             cut: CancellationToken::new(),
+            counters: Default::default(),
         };
         let task = tokio::spawn(async move { bridge(gw_side, tcp_gw, allow_text, &opts).await });
         (client, server, task)

@@ -137,8 +137,11 @@ pub struct GatewayConfig {
     pub sni_proxy_protocol: bool,
     /// Access-log format.
     pub log_format: Option<LogFormat>,
-    /// Prometheus metrics listener.
-    pub metrics: Option<SocketAddr>,
+    /// The admin listener: `/metrics`, the status page, `/api/status` (`metrics` is an alias).
+    #[serde(alias = "metrics")]
+    pub admin: Option<SocketAddr>,
+    /// htpasswd file with the admin listener's own users (required beyond loopback).
+    pub admin_auth_file: Option<PathBuf>,
 }
 
 /// Per-route options.
@@ -231,8 +234,10 @@ pub struct Settings {
     pub sni_proxy_protocol: bool,
     /// Access-log format.
     pub log_format: LogFormat,
-    /// Metrics listener.
-    pub metrics: Option<SocketAddr>,
+    /// Admin listener.
+    pub admin: Option<SocketAddr>,
+    /// Users of the admin listener (`None`: no credentials asked).
+    pub admin_users: Option<Arc<wsvia_server::users::UserDb>>,
 }
 
 impl Settings {
@@ -351,8 +356,34 @@ impl GatewayConfig {
             sni: Arc::new(sni),
             sni_proxy_protocol: self.sni_proxy_protocol,
             log_format: self.log_format.unwrap_or_default(),
-            metrics: self.metrics,
+            admin: self.admin,
+            admin_users: self.admin_users()?,
         })
+    }
+
+    fn admin_users(&self) -> Result<Option<Arc<wsvia_server::users::UserDb>>, ConfigError> {
+        let users = match &self.admin_auth_file {
+            Some(path) => {
+                let fail = |message: String| ConfigError::File {
+                    path: path.display().to_string(),
+                    message,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+                let db = wsvia_server::users::UserDb::parse_htpasswd(&text)
+                    .map_err(|e| fail(e.to_string()))?;
+                Some(Arc::new(db))
+            }
+            None => None,
+        };
+        if let Some(addr) = self.admin {
+            wsvia_server::admin::check_exposure(addr, users.is_some()).map_err(|e| {
+                ConfigError::File {
+                    path: "--admin".into(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        Ok(users)
     }
 
     fn listener_tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, ConfigError> {

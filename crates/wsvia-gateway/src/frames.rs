@@ -7,6 +7,7 @@
 //! peers are answered here (by tokio-tungstenite) and not forwarded; Close is forwarded
 //! with its code and reason.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -18,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use wsvia_server::record::CloseReason;
+use wsvia_server::relay::Counters;
 
 /// How long a side has to answer the other side's Close before we stop waiting.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -31,6 +33,8 @@ pub struct FrameOptions {
     pub ping_timeout: Duration,
     /// Close both sides with 1001 when this fires.
     pub cut: CancellationToken,
+    /// Live payload byte counts, read by the status page.
+    pub counters: Arc<Counters>,
 }
 
 /// Messages and payload bytes relayed each way.
@@ -47,7 +51,7 @@ pub struct FrameStats {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     Client,
     Upstream,
 }
@@ -77,13 +81,13 @@ where
         tokio::select! {
             m = client.next() => {
                 awaiting[0] = None;
-                if let Some(reason) = forward(Side::Client, m, &mut client, &mut upstream, &mut stats).await {
+                if let Some(reason) = forward(Side::Client, m, &mut client, &mut upstream, &mut stats, &options.counters).await {
                     return (reason, stats);
                 }
             }
             m = upstream.next() => {
                 awaiting[1] = None;
-                if let Some(reason) = forward(Side::Upstream, m, &mut upstream, &mut client, &mut stats).await {
+                if let Some(reason) = forward(Side::Upstream, m, &mut upstream, &mut client, &mut stats, &options.counters).await {
                     return (reason, stats);
                 }
             }
@@ -136,6 +140,7 @@ async fn forward<A, B>(
     from: &mut WebSocketStream<A>,
     to: &mut WebSocketStream<B>,
     stats: &mut FrameStats,
+    counters: &Counters,
 ) -> Option<CloseReason>
 where
     A: AsyncRead + AsyncWrite + Unpin,
@@ -174,7 +179,7 @@ where
                 return Some(reason);
             }
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                count(side, &message, stats);
+                count(side, &message, stats, counters);
                 if to.feed(message).await.is_err() {
                     return Some(other_failed(side));
                 }
@@ -225,16 +230,18 @@ fn other_failed(side: Side) -> CloseReason {
     }
 }
 
-fn count(side: Side, message: &Message, stats: &mut FrameStats) {
+pub(crate) fn count(side: Side, message: &Message, stats: &mut FrameStats, counters: &Counters) {
     let len = message.len() as u64;
     match side {
         Side::Client => {
             stats.messages_up += 1;
             stats.bytes_up += len;
+            counters.add_up(len);
         }
         Side::Upstream => {
             stats.messages_down += 1;
             stats.bytes_down += len;
+            counters.add_down(len);
         }
     }
 }
@@ -309,6 +316,7 @@ mod tests {
             ping_interval: ping.map(Duration::from_millis),
             ping_timeout: Duration::from_millis(timeout),
             cut: CancellationToken::new(),
+            counters: Default::default(),
         }
     }
 

@@ -19,14 +19,18 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
 use wsvia::Stream;
 use wsvia_core::route::{Endpoint, Route, Upstream};
 use wsvia_core::tokens::token_from_query;
+use wsvia_server::admin::{Admin, AdminCheck};
 use wsvia_server::drain::Drain;
 use wsvia_server::http::{Body, text};
 use wsvia_server::metrics::Metrics;
 use wsvia_server::record::{CloseReason, TunnelRecord};
-use wsvia_server::relay::{Counters, Early, RelayOptions, relay_io};
+use wsvia_server::registry::Registry;
+use wsvia_server::relay::{Early, RelayOptions, relay_io};
+use wsvia_server::reload::{Current, ListenerChanges, Listeners};
 
 use crate::bridge::{BINARY_PROTOCOL, bridge};
 use crate::config::{Mode, RouteOptions, Settings};
@@ -53,7 +57,10 @@ pub struct GatewayServer {
 }
 
 struct Shared {
-    settings: Arc<Settings>,
+    /// The settings new connections start with; swapped whole on reload.
+    settings: Current<Settings>,
+    listeners: Listeners,
+    registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     drain: Drain,
 }
@@ -62,17 +69,22 @@ struct Shared {
 struct ConnCtx {
     client: SocketAddr,
     tls: bool,
+    /// The settings this connection started with; a reload never changes them.
+    settings: Arc<Settings>,
     shared: Arc<Shared>,
 }
 
 impl GatewayServer {
     /// A gateway with these settings.
     pub fn new(settings: Settings) -> GatewayServer {
+        let drain = Drain::new();
         GatewayServer {
             shared: Arc::new(Shared {
-                settings: Arc::new(settings),
+                settings: Current::new(settings),
+                listeners: Listeners::new(drain.stop_token()),
+                registry: Registry::new(),
                 metrics: Arc::new(Metrics::new("gateway")),
-                drain: Drain::new(),
+                drain,
             }),
         }
     }
@@ -82,33 +94,59 @@ impl GatewayServer {
         &self.shared.drain
     }
 
-    /// The settings it runs with.
-    pub fn settings(&self) -> &Settings {
-        &self.shared.settings
+    /// The settings new connections start with.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.shared.settings.get()
     }
 
-    /// Serve Prometheus metrics on `listener` until shutdown.
-    pub fn serve_metrics(
+    /// Apply new settings to new connections (listeners, routes, tokens, TLS, timeouts);
+    /// live sessions keep the settings they started with. SNI listeners stay as started;
+    /// their routes follow the new settings.
+    ///
+    /// # Errors
+    /// When a new listen address cannot be bound; nothing changes then.
+    pub async fn reload(&self, settings: Settings) -> io::Result<ListenerChanges> {
+        let old = self.shared.settings.get();
+        let shared = self.shared.clone();
+        let serve = move |listener, stop| accept_loop(listener, shared.clone(), stop);
+        let changes = self
+            .shared
+            .listeners
+            .apply(&old.listen, &settings.listen, serve)
+            .await?;
+        self.shared.settings.set(settings);
+        Ok(changes)
+    }
+
+    /// Serve the admin listener (`/metrics`, the status page, `/api/status`) until shutdown.
+    pub fn serve_admin(
         &self,
         listener: TcpListener,
+        check: Option<AdminCheck>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        wsvia_server::metrics::serve(
-            listener,
-            self.shared.metrics.clone(),
-            self.shared.drain.stop_token(),
-        )
+        let admin = Admin {
+            role: "gateway".into(),
+            metrics: self.shared.metrics.clone(),
+            registry: self.shared.registry.clone(),
+            check,
+        };
+        admin.serve(listener, self.shared.drain.stop_token())
     }
 
-    /// Serve the SNI router on `listener` until shutdown.
+    /// Serve the SNI router on `listener` until shutdown; each connection is routed with
+    /// the settings current when it arrives.
     pub fn serve_sni(&self, listener: TcpListener) -> impl Future<Output = ()> + Send + 'static {
-        let s = &self.shared.settings;
-        let options = Arc::new(crate::sni::SniOptions {
-            table: s.sni.clone(),
-            proxy_protocol: s.sni_proxy_protocol,
-            timeout: s.header_timeout,
-            json_log: s.log_format == wsvia_server::record::LogFormat::Json,
+        let shared = self.shared.clone();
+        let current: crate::sni::CurrentOptions = Arc::new(move || {
+            let s = shared.settings.get();
+            Arc::new(crate::sni::SniOptions {
+                table: s.sni.clone(),
+                proxy_protocol: s.sni_proxy_protocol,
+                timeout: s.header_timeout,
+                json_log: s.log_format == wsvia_server::record::LogFormat::Json,
+            })
         });
-        crate::sni::serve(listener, options, self.shared.drain.clone())
+        crate::sni::serve(listener, current, self.shared.drain.clone())
     }
 
     /// Accept HTTP(S) connections on every listener until the drain's stop token fires.
@@ -116,22 +154,27 @@ impl GatewayServer {
     /// # Errors
     /// Only when a listener fails for good.
     pub async fn serve(&self, listeners: Vec<TcpListener>) -> io::Result<()> {
-        let mut loops = tokio::task::JoinSet::new();
-        for listener in listeners {
-            loops.spawn(accept_loop(listener, self.shared.clone()));
+        // Key each loop by its address in the settings (a port 0 there is not the bound port).
+        let settings = self.shared.settings.get();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let key = match settings.listen.get(i) {
+                Some(addr) => *addr,
+                None => listener.local_addr()?,
+            };
+            let shared = self.shared.clone();
+            self.shared
+                .listeners
+                .add(key, listener, move |l, stop| accept_loop(l, shared, stop));
         }
-        while let Some(result) = loops.join_next().await {
-            result.map_err(io::Error::other)??;
-        }
+        self.shared.drain.stop_token().cancelled().await;
         Ok(())
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) -> io::Result<()> {
-    let stop = shared.drain.stop_token();
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let (tcp, client) = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
+            _ = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -150,7 +193,7 @@ type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallib
 
 async fn serve_client(tcp: TcpStream, client: SocketAddr, shared: Arc<Shared>) {
     wsvia_server::sockopt::tune(&tcp);
-    let settings = shared.settings.clone();
+    let settings = shared.settings.get();
     let stream = match &settings.tls {
         None => Stream::new(tcp),
         Some(config) => {
@@ -168,6 +211,7 @@ async fn serve_client(tcp: TcpStream, client: SocketAddr, shared: Arc<Shared>) {
     let ctx = Arc::new(ConnCtx {
         client,
         tls: settings.tls.is_some(),
+        settings: settings.clone(),
         shared: shared.clone(),
     });
     let service = hyper::service::service_fn(move |req: Request<Incoming>| -> BoxedResponse {
@@ -196,7 +240,7 @@ async fn serve_client(tcp: TcpStream, client: SocketAddr, shared: Arc<Shared>) {
 
 async fn dispatch(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Response<Body> {
     let started = Instant::now();
-    let settings = ctx.shared.settings.clone();
+    let settings = ctx.settings.clone();
     let host = request_host(&req);
     let path = req.uri().path().to_owned();
     let Some(route) = settings.routes.lookup(host.as_deref(), &path).cloned() else {
@@ -335,7 +379,7 @@ impl ConnCtx {
 
     fn finish(&self, record: TunnelRecord) {
         self.shared.metrics.record(&record);
-        println!("{}", self.shared.settings.log_format.line(&record));
+        println!("{}", self.settings.log_format.line(&record));
     }
 }
 
@@ -352,7 +396,7 @@ async fn websocket(
     ctx: Arc<ConnCtx>,
     started: Instant,
 ) -> Response<Body> {
-    let settings = ctx.shared.settings.clone();
+    let settings = ctx.settings.clone();
     let frames = options.mode == Mode::Frames;
     let key = if frames {
         generate_key()
@@ -410,6 +454,11 @@ async fn websocket(
             return;
         };
         let shared = &task_ctx.shared;
+        let registration =
+            shared
+                .registry
+                .register(task_ctx.client, None, method.clone(), target.clone());
+        let counters = registration.counters().clone();
         shared.metrics.tunnel_delta(1);
         let cut = shared.drain.cut_token();
         let (reason, up, down) = if frames {
@@ -421,6 +470,7 @@ async fn websocket(
                 ping_interval: settings.ping_interval,
                 ping_timeout: settings.ping_timeout,
                 cut,
+                counters,
             };
             let (reason, stats) = relay_frames(client, upstream, &opts).await;
             shared
@@ -428,7 +478,6 @@ async fn websocket(
                 .messages(stats.messages_up, stats.messages_down);
             (reason, stats.bytes_up, stats.bytes_down)
         } else {
-            let counters = Arc::new(Counters::default());
             let opts = RelayOptions {
                 idle_timeout: None,
                 cut,
@@ -437,6 +486,7 @@ async fn websocket(
             (reason, counters.up(), counters.down())
         };
         shared.metrics.tunnel_delta(-1);
+        drop(registration);
         task_ctx.finish(TunnelRecord {
             client: task_ctx.client,
             user: None,
@@ -462,7 +512,7 @@ async fn bridge_to(
     ctx: Arc<ConnCtx>,
     started: Instant,
 ) -> Response<Body> {
-    let settings = ctx.shared.settings.clone();
+    let settings = ctx.settings.clone();
     let tcp =
         match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(&target)).await {
             Ok(Ok(tcp)) => tcp,
@@ -497,16 +547,23 @@ async fn bridge_to(
             return;
         };
         let shared = &task_ctx.shared;
+        let label = format!("{target_label} -> tcp://{target}");
+        let registration =
+            shared
+                .registry
+                .register(task_ctx.client, None, method.clone(), label.clone());
         let config = ws_config(settings.max_message_size);
         let ws = WebSocketStream::from_raw_socket(client, Role::Server, Some(config)).await;
         let opts = FrameOptions {
             ping_interval: settings.ping_interval,
             ping_timeout: settings.ping_timeout,
             cut: shared.drain.cut_token(),
+            counters: registration.counters().clone(),
         };
         shared.metrics.tunnel_delta(1);
         let (reason, stats) = bridge(ws, tcp, allow_text, &opts).await;
         shared.metrics.tunnel_delta(-1);
+        drop(registration);
         shared
             .metrics
             .messages(stats.messages_up, stats.messages_down);
@@ -514,7 +571,7 @@ async fn bridge_to(
             client: task_ctx.client,
             user: None,
             method,
-            target: format!("{target_label} -> tcp://{target}"),
+            target: label,
             status: 101,
             bytes_up: stats.bytes_up,
             bytes_down: stats.bytes_down,
@@ -642,7 +699,7 @@ async fn forward_plain(
     ctx: &Arc<ConnCtx>,
     started: Instant,
 ) -> Response<Body> {
-    let settings = ctx.shared.settings.clone();
+    let settings = ctx.settings.clone();
     let stream = match dial(ep, &settings).await {
         Ok(s) => s,
         Err(why) => return ctx.answer(&req, started, StatusCode::BAD_GATEWAY, &why),

@@ -136,8 +136,11 @@ pub struct SniOptions {
     pub json_log: bool,
 }
 
+/// The options a new connection is routed with (read per connection, so a reload applies).
+pub type CurrentOptions = Arc<dyn Fn() -> Arc<SniOptions> + Send + Sync>;
+
 /// Accept on `listener` and route each connection until the drain stops accepting.
-pub async fn serve(listener: TcpListener, options: Arc<SniOptions>, drain: Drain) {
+pub async fn serve(listener: TcpListener, current: CurrentOptions, drain: Drain) {
     let stop = drain.stop_token();
     loop {
         let (tcp, client) = tokio::select! {
@@ -151,7 +154,7 @@ pub async fn serve(listener: TcpListener, options: Arc<SniOptions>, drain: Drain
                 }
             },
         };
-        let options = options.clone();
+        let options = current();
         let cut = drain.cut_token();
         drain.spawn(async move {
             let record = route_one(tcp, client, &options, cut).await;

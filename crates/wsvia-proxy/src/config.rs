@@ -76,8 +76,11 @@ pub struct ProxyConfig {
     pub grace: Option<f64>,
     /// Access-log format.
     pub log_format: Option<LogFormat>,
-    /// Serve Prometheus metrics on this address (`GET /metrics`).
-    pub metrics: Option<SocketAddr>,
+    /// The admin listener: `/metrics`, the status page, `/api/status` (`metrics` is an alias).
+    #[serde(alias = "metrics")]
+    pub admin: Option<SocketAddr>,
+    /// htpasswd file with the admin listener's own users (required beyond loopback).
+    pub admin_auth_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot run, with what to change.
@@ -131,6 +134,9 @@ pub enum ConfigError {
         /// The value.
         value: f64,
     },
+    /// The admin listener would expose tunnels without credentials.
+    #[error("{0}")]
+    Admin(String),
     /// The TOML file is malformed.
     #[error("{path}: {message}")]
     Toml {
@@ -164,8 +170,10 @@ pub struct Settings {
     pub grace: Duration,
     /// Access-log format.
     pub log_format: LogFormat,
-    /// Metrics listener.
-    pub metrics: Option<SocketAddr>,
+    /// Admin listener.
+    pub admin: Option<SocketAddr>,
+    /// Users of the admin listener (`None`: no credentials asked).
+    pub admin_users: Option<Arc<UserDb>>,
 }
 
 impl Settings {
@@ -275,13 +283,33 @@ impl ProxyConfig {
             },
             grace: seconds(self.grace, "--grace", 30.0)?,
             log_format: self.log_format.unwrap_or_default(),
-            metrics: self.metrics,
+            admin: self.admin,
+            admin_users: self.admin_users()?,
         })
     }
 }
 
 /// Shared handle to the current settings.
 pub type SharedSettings = Arc<Settings>;
+
+impl ProxyConfig {
+    fn admin_users(&self) -> Result<Option<Arc<UserDb>>, ConfigError> {
+        let users = match &self.admin_auth_file {
+            Some(path) => Some(Arc::new(UserDb::parse_htpasswd(&read(path)?).map_err(
+                |source| ConfigError::Users {
+                    path: path.display().to_string(),
+                    source,
+                },
+            )?)),
+            None => None,
+        };
+        if let Some(addr) = self.admin {
+            wsvia_server::admin::check_exposure(addr, users.is_some())
+                .map_err(|e| ConfigError::Admin(e.to_string()))?;
+        }
+        Ok(users)
+    }
+}
 
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use wsvia_server::record::{CloseReason, TunnelRecord};
-use wsvia_server::relay::{Counters, Early, RelayOptions, relay};
+use wsvia_server::relay::{Early, RelayOptions, relay};
 
 use crate::respond::{Body, empty};
 use crate::server::{Admitted, ConnCtx};
@@ -76,14 +76,21 @@ pub(crate) async fn tunnel(
     started: Instant,
 ) {
     let shared = &ctx.shared;
-    let counters = Arc::new(Counters::default());
+    let registration = shared.registry.register(
+        ctx.client,
+        admitted.user.clone(),
+        method.clone(),
+        admitted.label.clone(),
+    );
+    let counters = registration.counters().clone();
     let options = RelayOptions {
-        idle_timeout: shared.settings.idle_timeout,
+        idle_timeout: ctx.settings.idle_timeout,
         cut: shared.drain.cut_token(),
     };
     shared.metrics.tunnel_delta(1);
     let reason: CloseReason = relay(&client, &admitted.upstream, early, &counters, &options).await;
     shared.metrics.tunnel_delta(-1);
+    drop(registration);
     let Admitted {
         label, user, slot, ..
     } = admitted;

@@ -20,7 +20,7 @@ pub mod respond;
 pub mod server;
 pub mod target;
 mod upstream;
-pub mod users;
+pub use wsvia_server::users;
 
 pub use config::{ProxyConfig, Settings};
 pub use server::ProxyServer;

@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 use wsvia_server::budget::{Budget, Slot};
 use wsvia_server::drain::Drain;
 use wsvia_server::record::{CloseReason, TunnelRecord};
@@ -24,7 +25,10 @@ use crate::config::Settings;
 use crate::respond::{Body, Refusal, head_timeout_bytes};
 use crate::target::Target;
 use crate::{connect, forward, upstream};
+use wsvia_server::admin::{Admin, AdminCheck};
 use wsvia_server::metrics::Metrics;
+use wsvia_server::registry::Registry;
+use wsvia_server::reload::{Current, ListenerChanges, Listeners};
 
 /// Largest request head accepted; larger ones get 431 from hyper.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -49,7 +53,11 @@ pub struct ProxyServer {
 
 /// State every connection of one server shares.
 pub(crate) struct Shared {
-    pub(crate) settings: Arc<Settings>,
+    /// The settings new connections start with; swapped whole on reload.
+    settings: Current<Settings>,
+    /// Accept loops by the address the settings name, so a reload can stop one.
+    listeners: Listeners,
+    pub(crate) registry: Arc<Registry>,
     pub(crate) budget: Arc<Budget>,
     pub(crate) auth: Authenticator,
     pub(crate) metrics: Arc<Metrics>,
@@ -59,6 +67,8 @@ pub(crate) struct Shared {
 /// What one request handler knows about its connection.
 pub(crate) struct ConnCtx {
     pub(crate) client: SocketAddr,
+    /// The settings this connection started with; a reload never changes them.
+    pub(crate) settings: Arc<Settings>,
     pub(crate) shared: Arc<Shared>,
     head_seen: AtomicBool,
 }
@@ -80,13 +90,16 @@ impl ProxyServer {
     /// See [`ProxyServer`].
     pub fn new(settings: Settings) -> ProxyServer {
         let budget = Budget::new(settings.limits.clone());
+        let drain = Drain::new();
         ProxyServer {
             shared: Arc::new(Shared {
-                settings: Arc::new(settings),
+                settings: Current::new(settings),
+                listeners: Listeners::new(drain.stop_token()),
+                registry: Registry::new(),
                 budget,
                 auth: Authenticator::new(),
                 metrics: Arc::new(Metrics::new("proxy")),
-                drain: Drain::new(),
+                drain,
             }),
         }
     }
@@ -109,8 +122,8 @@ impl ProxyServer {
     /// let proxy = wsvia_proxy::ProxyServer::new(wsvia_proxy::ProxyConfig::default().load().unwrap());
     /// assert_eq!(proxy.settings().realm, "wsvia");
     /// ```
-    pub fn settings(&self) -> &Settings {
-        &self.shared.settings
+    pub fn settings(&self) -> Arc<Settings> {
+        self.shared.settings()
     }
 
     /// Its metrics.
@@ -124,20 +137,56 @@ impl ProxyServer {
         self.shared.metrics.clone()
     }
 
-    /// Serve Prometheus metrics on `listener` until shutdown.
+    /// Serve the admin listener (`/metrics`, the status page, `/api/status`) until shutdown.
+    /// `check` verifies admin credentials when they are required.
     ///
     /// # Examples
     /// ```no_run
     /// # async fn f(proxy: wsvia_proxy::ProxyServer) -> std::io::Result<()> {
     /// let l = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-    /// tokio::spawn(proxy.serve_metrics(l));
+    /// tokio::spawn(proxy.serve_admin(l, None));
     /// # Ok(()) }
     /// ```
-    pub fn serve_metrics(
+    pub fn serve_admin(
         &self,
         listener: TcpListener,
+        check: Option<AdminCheck>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        wsvia_server::metrics::serve(listener, self.metrics(), self.shared.drain.stop_token())
+        let admin = Admin {
+            role: "proxy".into(),
+            metrics: self.metrics(),
+            registry: self.shared.registry.clone(),
+            check,
+        };
+        admin.serve(listener, self.shared.drain.stop_token())
+    }
+
+    /// Apply new settings to new connections: listeners added and removed, users, rules,
+    /// limits, timeouts. Live tunnels keep the settings they started with.
+    ///
+    /// # Errors
+    /// When a new listen address cannot be bound; nothing changes then.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(proxy: wsvia_proxy::ProxyServer) -> Result<(), Box<dyn std::error::Error>> {
+    /// let settings = wsvia_proxy::ProxyConfig::from_file("proxy.toml".as_ref())?.load()?;
+    /// let changes = proxy.reload(settings).await?;
+    /// println!("now also listening on {:?}", changes.added);
+    /// # Ok(()) }
+    /// ```
+    pub async fn reload(&self, settings: Settings) -> io::Result<ListenerChanges> {
+        let old = self.shared.settings();
+        let shared = self.shared.clone();
+        let serve = move |listener, stop| accept_loop(listener, shared.clone(), stop);
+        let changes = self
+            .shared
+            .listeners
+            .apply(&old.listen, &settings.listen, serve)
+            .await?;
+        self.shared.budget.set_limits(settings.limits.clone());
+        self.shared.settings.set(settings);
+        Ok(changes)
     }
 
     /// Accept on every listener until the drain's stop token fires.
@@ -151,30 +200,49 @@ impl ProxyServer {
     /// # Examples
     /// See [`ProxyServer`].
     pub async fn serve(&self, listeners: Vec<TcpListener>) -> io::Result<()> {
-        let mut loops = tokio::task::JoinSet::new();
-        for listener in listeners {
-            loops.spawn(accept_loop(listener, self.shared.clone()));
+        // The CLI binds the configured addresses in order; key each loop by its address
+        // in the settings (a port 0 there is not the bound port).
+        let settings = self.shared.settings();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let key = match settings.listen.get(i) {
+                Some(addr) => *addr,
+                None => listener.local_addr()?,
+            };
+            let shared = self.shared.clone();
+            self.shared
+                .listeners
+                .add(key, listener, move |l, stop| accept_loop(l, shared, stop));
         }
-        while let Some(result) = loops.join_next().await {
-            result.map_err(io::Error::other)??;
-        }
+        self.shared.drain.stop_token().cancelled().await;
         Ok(())
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) -> io::Result<()> {
-    let stop = shared.drain.stop_token();
+impl Shared {
+    /// The settings a new connection starts with.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings.get()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let (tcp, client) = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
+            _ = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(e) if is_transient(&e) => {
-                    tracing::warn!(error = %e, "accept failed; continuing");
+                Err(e) => {
+                    // Out of descriptors or an aborted handshake: keep serving the open
+                    // connections and try again shortly.
+                    let level_transient = is_transient(&e);
+                    if level_transient {
+                        tracing::warn!(error = %e, "accept failed; continuing");
+                    } else {
+                        tracing::error!(error = %e, "accept failed; continuing");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
-                Err(e) => return Err(e),
             },
         };
         let shared = shared.clone();
@@ -198,9 +266,10 @@ type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallib
 
 async fn serve_client(tcp: TcpStream, client: SocketAddr, shared: Arc<Shared>) {
     wsvia_server::sockopt::tune(&tcp);
-    let settings = shared.settings.clone();
+    let settings = shared.settings();
     let ctx = Arc::new(ConnCtx {
         client,
+        settings: settings.clone(),
         shared: shared.clone(),
         head_seen: AtomicBool::new(false),
     });
@@ -264,7 +333,7 @@ async fn answer_head_timeout<C>(
         status: 408,
         bytes_up: 0,
         bytes_down: 0,
-        duration: ctx.shared.settings.header_timeout,
+        duration: ctx.settings.header_timeout,
         reason: CloseReason::BadRequest,
     });
 }
@@ -289,7 +358,7 @@ impl ConnCtx {
         started: Instant,
     ) -> Result<Admitted, Response<Body>> {
         let shared = &self.shared;
-        let settings = &shared.settings;
+        let settings = &self.settings;
         // The log names a CONNECT by host:port and a forwarded request by its URL.
         let target_text = match (&target, req.method() == Method::CONNECT) {
             (Ok(t), true) => t.to_string(),
@@ -369,6 +438,6 @@ impl ConnCtx {
     /// Log and count a finished request or tunnel.
     pub(crate) fn finish(&self, record: TunnelRecord) {
         self.shared.metrics.record(&record);
-        println!("{}", self.shared.settings.log_format.line(&record));
+        println!("{}", self.settings.log_format.line(&record));
     }
 }

@@ -99,6 +99,7 @@ impl LimitReached {
 
 #[derive(Debug, Default)]
 struct Counts {
+    limits: Limits,
     total: usize,
     by_client: HashMap<IpAddr, usize>,
     by_user: HashMap<String, usize>,
@@ -118,7 +119,6 @@ struct Counts {
 /// ```
 #[derive(Debug)]
 pub struct Budget {
-    limits: Limits,
     counts: Mutex<Counts>,
 }
 
@@ -129,8 +129,10 @@ impl Budget {
     /// See [`Budget`].
     pub fn new(limits: Limits) -> Arc<Budget> {
         Arc::new(Budget {
-            limits,
-            counts: Mutex::new(Counts::default()),
+            counts: Mutex::new(Counts {
+                limits,
+                ..Counts::default()
+            }),
         })
     }
 
@@ -146,16 +148,17 @@ impl Budget {
         client: IpAddr,
         user: Option<&str>,
     ) -> Result<Slot, LimitReached> {
-        let retry_after_secs = self.limits.retry_after.as_secs().max(1);
         let mut c = self.lock();
-        if let Some(max) = self.limits.max_total.filter(|m| c.total >= *m) {
+        let limits = c.limits.clone();
+        let retry_after_secs = limits.retry_after.as_secs().max(1);
+        if let Some(max) = limits.max_total.filter(|m| c.total >= *m) {
             return Err(LimitReached::Total {
                 max,
                 retry_after_secs,
             });
         }
         let from_client = c.by_client.get(&client).copied().unwrap_or(0);
-        if let Some(max) = self.limits.per_client.filter(|m| from_client >= *m) {
+        if let Some(max) = limits.per_client.filter(|m| from_client >= *m) {
             return Err(LimitReached::PerClient {
                 max,
                 retry_after_secs,
@@ -163,7 +166,7 @@ impl Budget {
         }
         if let Some(user) = user {
             let of_user = c.by_user.get(user).copied().unwrap_or(0);
-            if let Some(max) = self.limits.per_user.filter(|m| of_user >= *m) {
+            if let Some(max) = limits.per_user.filter(|m| of_user >= *m) {
                 return Err(LimitReached::PerUser {
                     max,
                     retry_after_secs,
@@ -178,6 +181,21 @@ impl Budget {
             client,
             user: user.map(str::to_owned),
         })
+    }
+
+    /// Apply new limits to tunnels opened from now on; open tunnels keep their places.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_server::budget::{Budget, Limits};
+    /// let b = Budget::new(Limits { max_total: Some(0), ..Default::default() });
+    /// let ip = "127.0.0.1".parse().unwrap();
+    /// assert!(b.try_acquire(ip, None).is_err());
+    /// b.set_limits(Limits::default());
+    /// assert!(b.try_acquire(ip, None).is_ok());
+    /// ```
+    pub fn set_limits(&self, limits: Limits) {
+        self.lock().limits = limits;
     }
 
     /// Tunnels open now.

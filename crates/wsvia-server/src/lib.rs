@@ -1,6 +1,7 @@
 //! What wsvia's servers (the forward proxy and the gateway) share.
 //!
 //! # Layout
+//! - [`admin`]: the admin listener: `/metrics`, the live status page, `/api/status`.
 //! - [`relay`]: join two TCP streams until one side ends, counting bytes, with an
 //!   optional idle timeout; buffers exist only while bytes flow, so idle tunnels cost
 //!   almost nothing.
@@ -10,16 +11,23 @@
 //!   log line (plain or JSON); [`record::CloseReason`] names why it ended.
 //! - [`http`]: the response body type and plain-text answers of the HTTP servers.
 //! - [`metrics`]: Prometheus metrics named `wsvia_<role>_<what>_<unit>`, served at `/metrics`.
+//! - [`registry`]: live tunnels, totals and throughput history for the status page.
 //! - [`drain`]: stop accepting on a signal, let tunnels finish for a grace period, then
 //!   cut them.
+//! - [`reload`]: swappable settings snapshots and the listeners a reload adds and removes.
+//! - [`users`]: htpasswd (bcrypt, apr1, SHA1) and htdigest files, checked in constant time.
 //! - [`sockopt`]: TCP keepalive and `TCP_NODELAY` on accepted and dialed sockets.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod budget;
 pub mod drain;
 pub mod http;
 pub mod metrics;
 pub mod record;
+pub mod registry;
 pub mod relay;
+pub mod reload;
 pub mod sockopt;
+pub mod users;

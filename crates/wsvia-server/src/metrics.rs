@@ -1,22 +1,14 @@
 //! Prometheus metrics of a server role (`wsvia_<role>_<what>_<unit>`), served on their
 //! own listener at `GET /metrics`.
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use crate::http::{Body, text};
 use crate::record::TunnelRecord;
-use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
@@ -189,50 +181,4 @@ impl Metrics {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
-}
-
-/// Serve `GET /metrics` on `listener` until `stop` fires.
-///
-/// # Examples
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// let m = std::sync::Arc::new(wsvia_server::metrics::Metrics::new("proxy"));
-/// let l = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-/// wsvia_server::metrics::serve(l, m, tokio_util::sync::CancellationToken::new()).await;
-/// # Ok(()) }
-/// ```
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: CancellationToken) {
-    loop {
-        let (tcp, _) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(_) => continue,
-            },
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let metrics = metrics.clone();
-                async move { Ok::<_, Infallible>(answer(&req, &metrics)) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
-}
-
-fn answer(req: &Request<Incoming>, metrics: &Metrics) -> Response<Body> {
-    if req.uri().path() != "/metrics" {
-        return text(StatusCode::NOT_FOUND, "try /metrics\n");
-    }
-    let mut response = text(StatusCode::OK, &metrics.render());
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        ),
-    );
-    response
 }

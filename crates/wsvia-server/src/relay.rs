@@ -42,6 +42,30 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Count `n` bytes from the client (for relays that move messages, not bytes).
+    ///
+    /// # Examples
+    /// ```
+    /// let c = wsvia_server::relay::Counters::default();
+    /// c.add_up(5);
+    /// assert_eq!(c.up(), 5);
+    /// ```
+    pub fn add_up(&self, n: u64) {
+        self.up.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count `n` bytes to the client.
+    ///
+    /// # Examples
+    /// ```
+    /// let c = wsvia_server::relay::Counters::default();
+    /// c.add_down(7);
+    /// assert_eq!(c.down(), 7);
+    /// ```
+    pub fn add_down(&self, n: u64) {
+        self.down.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Bytes from the client to the upstream.
     ///
     /// # Examples

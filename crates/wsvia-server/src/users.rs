@@ -47,7 +47,7 @@ use sha2::Sha256;
 /// # Examples
 ///
 /// ```
-/// use wsvia_proxy::users::UserDb;
+/// use wsvia_server::users::UserDb;
 ///
 /// // `htpasswd -nbs alice hunter2`, then `alice:wsvia:correct horse` hashed by htdigest.
 /// let basic = UserDb::parse_htpasswd("# proxy users\nalice:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=\n")?;
@@ -57,7 +57,7 @@ use sha2::Sha256;
 /// assert!(!users.verify_basic("alice", "hunter3"));
 /// assert_eq!(users.digest_ha1("alice", "wsvia"), Some("de468421e4edd9840a9756d05bbda3d8"));
 /// assert_eq!(users.len(), 2);
-/// # Ok::<(), wsvia_proxy::users::UsersError>(())
+/// # Ok::<(), wsvia_server::users::UsersError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct UserDb {
@@ -88,7 +88,7 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::{UserDb, UsersError};
+    /// use wsvia_server::users::{UserDb, UsersError};
     ///
     /// // `htpasswd -nbm bob secret`.
     /// let users = UserDb::parse_htpasswd("bob:$apr1$DM7AzLqo$OSPem74jljjVMw88uuvFb1")?;
@@ -146,13 +146,13 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let users = UserDb::parse_htdigest("alice:wsvia:DE468421E4EDD9840A9756D05BBDA3D8")?;
     /// assert_eq!(users.digest_ha1("alice", "wsvia"), Some("de468421e4edd9840a9756d05bbda3d8"));
     /// assert_eq!(users.digest_ha1("alice", "other"), None);
     /// assert!(UserDb::parse_htdigest("alice:wsvia").is_err());
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn parse_htdigest(text: &str) -> Result<UserDb, UsersError> {
         const EXPECTED: &str = "user:realm:HA1";
@@ -198,14 +198,14 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let first = UserDb::parse_htpasswd("alice:{SHA}87u9ZqY9S/F0eUBXjsPQEDUw4h0=")?; // hunter2
     /// let second = UserDb::parse_htpasswd("alice:{SHA}2jmj7l5rSw0yVb/vlWAYkK/YBwk=")?; // ""
     /// let users = first.merge(second);
     /// assert!(users.verify_basic("alice", "hunter2"));
     /// assert_eq!(users.len(), 1);
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn merge(mut self, other: UserDb) -> UserDb {
         for (user, hash) in other.basic {
@@ -233,7 +233,7 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// // `htpasswd -nbB -C 4 carol pass`.
     /// let users = UserDb::parse_htpasswd(
@@ -242,7 +242,7 @@ impl UserDb {
     /// assert!(users.verify_basic("carol", "pass"));
     /// assert!(!users.verify_basic("carol", "Pass"));
     /// assert!(!users.verify_basic("dan", "pass"));
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn verify_basic(&self, user: &str, password: &str) -> bool {
         match self.basic.get(user) {
@@ -263,13 +263,13 @@ impl UserDb {
     ///
     /// ```
     /// use wsvia_core::digest::{DigestAlgorithm, ha1};
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let users = UserDb::parse_htdigest("alice:wsvia:de468421e4edd9840a9756d05bbda3d8")?;
     /// let stored = users.digest_ha1("alice", "wsvia");
     /// assert_eq!(stored, Some(ha1(DigestAlgorithm::Md5, "alice", "wsvia", "correct horse").as_str()));
     /// assert_eq!(users.digest_ha1("Alice", "wsvia"), None);
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn digest_ha1(&self, user: &str, realm: &str) -> Option<&str> {
         self.digest.get(user)?.get(realm).map(String::as_str)
@@ -280,11 +280,11 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// assert!(!UserDb::default().has_basic_users());
     /// assert!(UserDb::parse_htpasswd("u:{SHA}2jmj7l5rSw0yVb/vlWAYkK/YBwk=")?.has_basic_users());
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn has_basic_users(&self) -> bool {
         !self.basic.is_empty()
@@ -295,11 +295,11 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let users = UserDb::parse_htdigest("u:r:de468421e4edd9840a9756d05bbda3d8")?;
     /// assert!(users.has_digest_users() && !users.has_basic_users());
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn has_digest_users(&self) -> bool {
         !self.digest.is_empty()
@@ -311,13 +311,13 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let users = UserDb::parse_htdigest(
     ///     "u:a:de468421e4edd9840a9756d05bbda3d8\nu:b:de468421e4edd9840a9756d05bbda3d8",
     /// )?;
     /// assert_eq!(users.len(), 2);
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn len(&self) -> usize {
         self.basic.len() + self.digest.values().map(HashMap::len).sum::<usize>()
@@ -328,11 +328,11 @@ impl UserDb {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// assert!(UserDb::default().is_empty());
     /// assert!(UserDb::parse_htpasswd("# nobody yet\n\n")?.is_empty());
-    /// # Ok::<(), wsvia_proxy::users::UsersError>(())
+    /// # Ok::<(), wsvia_server::users::UsersError>(())
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -419,7 +419,7 @@ impl UsersError {
     /// # Examples
     ///
     /// ```
-    /// use wsvia_proxy::users::UserDb;
+    /// use wsvia_server::users::UserDb;
     ///
     /// let err = UserDb::parse_htpasswd("# users\n\nnocolon").unwrap_err();
     /// assert_eq!(err.line(), 3);
