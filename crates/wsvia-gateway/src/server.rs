@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use wsvia::Stream;
 use wsvia_core::route::{Endpoint, Route, Upstream};
 use wsvia_core::tokens::token_from_query;
@@ -185,8 +186,19 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Cancellat
             },
         };
         let shared2 = shared.clone();
-        shared.drain.spawn(serve_client(tcp, client, shared2));
+        // One span per connection; the relay tasks it spawns run inside it too.
+        let span =
+            tracing::info_span!("conn", id = next_conn_id(), peer = %client, side = "client");
+        shared
+            .drain
+            .spawn(serve_client(tcp, client, shared2).instrument(span));
     }
+}
+
+/// Connection numbers for log spans.
+fn next_conn_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;

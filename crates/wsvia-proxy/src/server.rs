@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use wsvia_server::budget::{Budget, Slot};
 use wsvia_server::drain::Drain;
 use wsvia_server::record::{CloseReason, TunnelRecord};
@@ -246,11 +247,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Cancellat
             },
         };
         let shared = shared.clone();
+        // One span per connection; tunnel tasks it spawns run inside it too.
+        let span =
+            tracing::info_span!("conn", id = next_conn_id(), peer = %client, side = "client");
         shared
             .clone()
             .drain
-            .spawn(serve_client(tcp, client, shared));
+            .spawn(serve_client(tcp, client, shared).instrument(span));
     }
+}
+
+/// Connection numbers for log spans.
+fn next_conn_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn is_transient(e: &io::Error) -> bool {
@@ -426,6 +436,7 @@ impl ConnCtx {
                 };
                 refusal(r, user.clone(), reason)
             })?;
+        tracing::debug!(target = %target_text, user = user.as_deref().unwrap_or("-"), "upstream connected");
         Ok(Admitted {
             label: target_text,
             target,

@@ -57,7 +57,8 @@ impl Drain {
         self.cut.clone()
     }
 
-    /// Run a connection task that shutdown waits for.
+    /// Run a connection task that shutdown waits for, inside the caller's tracing span
+    /// (so a tunnel's log lines carry its connection's span).
     ///
     /// # Examples
     /// See [`Drain`].
@@ -65,7 +66,7 @@ impl Drain {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.tasks.spawn(task);
+        self.tasks.spawn(tracing::Instrument::in_current_span(task));
     }
 
     /// Tasks still running.

@@ -1,5 +1,6 @@
-//! Real peers for wsvia's tests: squid, tinyproxy, Python `websockets` and `http.server`,
-//! Node `ws` and Chromium (playwright-core), socat and websocat, a test CA.
+//! Real peers for wsvia's tests: squid, tinyproxy, nginx, Python `websockets` and
+//! `http.server`, Node `ws` and Chromium (playwright-core), socat, websocat and
+//! `openssl s_server`, a test CA.
 //!
 //! Each peer starts as a process on 127.0.0.1 with a port the OS picks, is waited for
 //! until it accepts connections, and is stopped by its process id when dropped. A peer
@@ -9,16 +10,21 @@
 //! - [`process`]: [`Spawned`] processes stopped on drop, [`require`] for installed programs.
 //! - [`net`]: free ports and readiness polling.
 //! - [`squid`], [`tinyproxy`]: forward proxies with optional Basic auth and ACLs.
-//! - [`python`]: the Python `websockets` echo server, `http.server`, and the venv they
-//!   run from.
+//! - [`nginx`]: a reverse proxy passing WebSocket upgrades; a PROXY-protocol TLS backend.
+//! - [`python`]: the Python `websockets` echo server and client session, `http.server`,
+//!   and the venv they run from.
 //! - [`node`]: `node`, the npm packages `scripts/test` installs, the scripts in `node/`.
-//! - [`socat`]: a local port forwarded through an HTTP proxy by socat; websocat.
+//! - [`socat`]: a local port forwarded through an HTTP proxy by socat; a TCP echo
+//!   server; websocat.
+//! - [`openssl`]: `openssl s_server -WWW`, a TLS file server.
 //! - [`ca`]: a throwaway CA and server certificates.
 //! - [`wsvia_cli`]: run the `wsvia` binary with a timeout and capture what it printed.
 
 pub mod ca;
 pub mod net;
+pub mod nginx;
 pub mod node;
+pub mod openssl;
 pub mod process;
 pub mod python;
 pub mod socat;
@@ -27,9 +33,11 @@ pub mod tinyproxy;
 pub mod wsvia_cli;
 
 pub use ca::TestCa;
+pub use nginx::Nginx;
+pub use openssl::OpensslServer;
 pub use process::{Spawned, require};
-pub use python::{HttpServer, PythonEcho};
-pub use socat::SocatProxyForward;
+pub use python::{HttpServer, PythonEcho, WsSession};
+pub use socat::{SocatEcho, SocatProxyForward};
 pub use squid::{Squid, SquidOptions};
 pub use tinyproxy::{Tinyproxy, TinyproxyOptions};
 pub use wsvia_cli::{Run, WsviaProcess};

@@ -1,8 +1,10 @@
-//! The Python side: the venv `scripts/test` creates, and a `websockets` echo server.
+//! The Python side: the venv `scripts/test` creates, a `websockets` echo server and a
+//! `websockets` client session, and `http.server`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::process::Spawned;
 
@@ -123,5 +125,93 @@ impl HttpServer {
     /// The process, e.g. to stop it.
     pub fn process(&mut self) -> &mut Spawned {
         &mut self.process
+    }
+}
+
+/// A WebSocket client session in Python `websockets` (`python/ws_session.py`) that the
+/// test drives one command at a time, so it can stay idle, watch for a Close, or send
+/// later. It sends no pings of its own but answers the server's.
+#[derive(Debug)]
+pub struct WsSession {
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    process: Spawned,
+}
+
+impl WsSession {
+    /// Connect to `url`; panics with the client's error when the handshake fails.
+    pub fn connect(url: &str) -> WsSession {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ws_session.py");
+        let mut cmd = Command::new(python());
+        cmd.arg(script)
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut process = Spawned::start("python ws_session.py", &mut cmd, None);
+        let stdin = process.child_mut().stdin.take().expect("piped stdin");
+        let stdout = process.child_mut().stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut session = WsSession {
+            stdin,
+            lines,
+            process,
+        };
+        let first = session.next_line(Duration::from_secs(15));
+        assert_eq!(
+            first, "open",
+            "the Python client could not connect to {url}"
+        );
+        session
+    }
+
+    /// `send TEXT`: send a text message.
+    pub fn send(&mut self, text: &str) {
+        assert_eq!(
+            self.command(&format!("send {text}"), Duration::ZERO),
+            "sent"
+        );
+    }
+
+    /// `recv SECS`: `message TEXT`, `timeout`, or `closed CODE REASON` / `closed none`
+    /// (the connection ended without a Close frame).
+    pub fn recv(&mut self, limit: Duration) -> String {
+        self.command(&format!("recv {}", limit.as_secs_f64()), limit)
+    }
+
+    /// `close`: close with 1000 and report the server's Close, `closed CODE REASON`.
+    pub fn close(&mut self) -> String {
+        self.command("close", Duration::from_secs(10))
+    }
+
+    /// The process, e.g. to stop it.
+    pub fn process(&mut self) -> &mut Spawned {
+        &mut self.process
+    }
+
+    fn command(&mut self, command: &str, takes: Duration) -> String {
+        use std::io::Write;
+        writeln!(self.stdin, "{command}")
+            .and_then(|()| self.stdin.flush())
+            .unwrap_or_else(|e| panic!("the Python client is gone ({e}) before `{command}`"));
+        self.next_line(takes + Duration::from_secs(10))
+    }
+
+    fn next_line(&mut self, limit: Duration) -> String {
+        match self.lines.recv_timeout(limit) {
+            Ok(line) => line,
+            Err(_) => {
+                self.process.assert_running();
+                panic!("the Python client printed nothing within {limit:?}")
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! socat as a local port forwarded through an HTTP proxy (its `PROXY:` address opens a
-//! CONNECT tunnel per connection), and websocat, a WebSocket client to use over it.
+//! CONNECT tunnel per connection) and as a TCP echo server; websocat, a WebSocket client
+//! to use over them.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -86,6 +87,68 @@ impl SocatProxyForward {
     }
 
     /// What socat wrote to stderr (its errors, e.g. the proxy's refusal).
+    pub fn log(&self) -> String {
+        self.process.log_text()
+    }
+}
+
+/// `socat TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork EXEC:cat`: a TCP echo server, one
+/// `cat` per connection.
+#[derive(Debug)]
+pub struct SocatEcho {
+    /// The port it listens on (127.0.0.1), from socat's `listening on` notice.
+    pub port: u16,
+    process: Spawned,
+    _dir: tempfile::TempDir, // dropped after the process: it holds socat's log
+}
+
+impl SocatEcho {
+    /// Start it and wait until it listens.
+    pub fn start() -> SocatEcho {
+        let socat = require("socat", "apt-get install -y socat");
+        let dir = tempfile::tempdir().expect("temporary directory for socat's log");
+        let log = dir.path().join("socat.log");
+        let mut process = Spawned::start(
+            "socat echo",
+            Command::new(socat)
+                .args([
+                    "-d",
+                    "-d",
+                    "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork",
+                    "EXEC:cat",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("create socat.log")),
+            Some(log),
+        );
+        let start = Instant::now();
+        let port = loop {
+            // `… N listening on AF=2 127.0.0.1:PORT`
+            let text = process.log_text();
+            if let Some(port) = text
+                .split("listening on AF=2 127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|p| p.parse::<u16>().ok())
+            {
+                break port;
+            }
+            process.assert_running();
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "socat did not start listening; log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        SocatEcho {
+            port,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// What socat wrote to stderr (a notice per connection, its errors).
     pub fn log(&self) -> String {
         self.process.log_text()
     }

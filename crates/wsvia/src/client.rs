@@ -4,6 +4,7 @@
 //! → WebSocket upgrade`. Each layer takes a [`Stream`] and returns a [`Stream`]; this module
 //! only decides which layers run and enforces the connect deadline.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,7 @@ pub struct ClientBuilder {
     trust: TrustOptions,
     proxy_trust: TrustOptions,
     connect_timeout: Option<Duration>,
+    local_address: Option<IpAddr>,
     max_message_size: usize,
     user_agent: String,
     observer: Option<Arc<dyn Observer>>,
@@ -103,6 +105,7 @@ impl Default for ClientBuilder {
             trust: TrustOptions::default(),
             proxy_trust: TrustOptions::default(),
             connect_timeout: None,
+            local_address: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             user_agent: concat!("wsvia/", env!("CARGO_PKG_VERSION")).to_owned(),
             observer: None,
@@ -274,6 +277,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Open TCP connections (to the proxy, or to the server when direct) from this
+    /// source address, e.g. `127.0.0.2`, so that many clients fit in the port range.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().local_address([127, 0, 0, 2].into());
+    /// # drop(b);
+    /// ```
+    pub fn local_address(mut self, address: IpAddr) -> Self {
+        self.local_address = Some(address);
+        self
+    }
+
     /// The largest message accepted from the server (default 16 MiB).
     ///
     /// # Examples
@@ -328,6 +344,7 @@ impl ClientBuilder {
                 target_tls: tls::client_config(&self.trust)?,
                 proxy_tls: tls::client_config(&self.proxy_trust)?,
                 connect_timeout: self.connect_timeout,
+                local_address: self.local_address,
                 ws_config: WebSocketConfig::default()
                     .max_message_size(Some(self.max_message_size))
                     .max_frame_size(Some(self.max_message_size)),
@@ -366,6 +383,7 @@ struct Inner {
     target_tls: Arc<ClientConfig>,
     proxy_tls: Arc<ClientConfig>,
     connect_timeout: Option<Duration>,
+    local_address: Option<IpAddr>,
     ws_config: WebSocketConfig,
     user_agent: String,
     observer: Option<Arc<dyn Observer>>,
@@ -465,7 +483,13 @@ impl Inner {
         let dialed = within(
             deadline,
             Phase::Tcp,
-            dial::tcp(Peer::Target, &target.host, target.port, &label),
+            dial::tcp(
+                Peer::Target,
+                &target.host,
+                target.port,
+                &label,
+                self.local_address,
+            ),
         )
         .await??;
         self.emit(&Event::Connected {
@@ -514,7 +538,13 @@ impl Inner {
         let dialed = within(
             deadline,
             Phase::Tcp,
-            dial::tcp(Peer::Proxy, &proxy.host, proxy.port, label),
+            dial::tcp(
+                Peer::Proxy,
+                &proxy.host,
+                proxy.port,
+                label,
+                self.local_address,
+            ),
         )
         .await??;
         self.emit(&Event::Connected {
