@@ -35,6 +35,8 @@ pub enum Command {
         after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
     )]
     Echo(EchoArgs),
+    /// Measure WebSocket throughput, latency, memory and handshakes, direct or through proxies.
+    Bench(wsvia_bench::BenchArgs),
 }
 
 fn connect_after_help() -> String {
@@ -127,7 +129,7 @@ pub struct ConnectArgs {
 }
 
 /// Flags of `wsvia proxy`; each overrides the same key of `--config`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProxyArgs {
     /// A TOML file with any of these settings (keys are the flag names, e.g. max-tunnels = 100).
     #[arg(long, value_name = "FILE")]
@@ -197,26 +199,13 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "SECS")]
     pub grace: Option<f64>,
 
-    /// Access-log format on stdout: plain or json.
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<wsvia_proxy::config::LogFormat>,
-
-    /// The admin listener: Prometheus /metrics, a live status page at /, /api/status.
-    #[arg(long, visible_alias = "metrics", value_name = "ADDR")]
-    pub admin: Option<SocketAddr>,
-
-    /// htpasswd file with the admin listener's own users (required when it is not on loopback).
-    #[arg(long, value_name = "FILE")]
-    pub admin_auth_file: Option<PathBuf>,
-
-    /// Check the configuration (file and flags, files they name included) and exit: 0 when
-    /// it would run, 2 with the error otherwise.
-    #[arg(long)]
-    pub check: bool,
+    /// What every server role shares: access log, admin listener, --check.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Flags of `wsvia gateway`; each overrides (or adds to) the same key of `--config`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GatewayArgs {
     /// A TOML file with any of these settings, plus [[routes]] and [[certs]] tables.
     #[arg(long, value_name = "FILE")]
@@ -298,6 +287,14 @@ pub struct GatewayArgs {
     #[arg(long)]
     pub sni_proxy_protocol: bool,
 
+    /// What every server role shares: access log, admin listener, --check.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Flags every server role has.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
     /// Access-log format on stdout: plain or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<wsvia_proxy::config::LogFormat>,
@@ -310,7 +307,8 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "FILE")]
     pub admin_auth_file: Option<PathBuf>,
 
-    /// Check the configuration (file and flags, files they name included) and exit.
+    /// Check the configuration (file and flags, files they name included) and exit: 0 when
+    /// it would run, 2 with the error otherwise.
     #[arg(long)]
     pub check: bool,
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
 use wsvia_gateway::{GatewayConfig, GatewayServer, Settings};
 
 use crate::cli::GatewayArgs;
@@ -21,7 +20,7 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    if args.check {
+    if args.server.check {
         eprintln!("wsvia gateway: configuration OK: {}", summary(&settings));
         return ExitCode::from(exit_code::OK);
     }
@@ -64,7 +63,20 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
     }
     let stop = gateway.drain().stop_token();
     tokio::spawn(crate::signals::cancel_on_signal(stop.clone()));
-    tokio::spawn(reload_on_hangup(gateway.clone(), args));
+    let server = gateway.clone();
+    tokio::spawn(crate::signals::reload_on_hangup(
+        "gateway",
+        move || {
+            load(&args).map(|s| {
+                let text = summary(&s);
+                (s, text)
+            })
+        },
+        move |settings| {
+            let server = server.clone();
+            async move { server.reload(settings).await }
+        },
+    ));
     if let Err(e) = gateway.serve(http).await {
         eprintln!("wsvia gateway: {e}");
         return ExitCode::from(exit_code::FAILURE);
@@ -76,38 +88,6 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
         eprintln!("wsvia gateway: grace period over; remaining sessions were closed");
     }
     ExitCode::from(exit_code::OK)
-}
-
-/// On each SIGHUP, load the file and flags again and apply them to new connections.
-async fn reload_on_hangup(gateway: GatewayServer, args: GatewayArgs) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot watch SIGHUP; reload is unavailable");
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        let settings = match load(&args) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("wsvia gateway: reload failed, keeping the running configuration: {e}");
-                continue;
-            }
-        };
-        let text = summary(&settings);
-        match gateway.reload(settings).await {
-            Ok(changes) => {
-                for addr in &changes.added {
-                    eprintln!("wsvia gateway: listening on http://{addr}/");
-                }
-                for addr in &changes.removed {
-                    eprintln!("wsvia gateway: stopped listening on {addr}");
-                }
-                eprintln!("wsvia gateway: reloaded: {text}");
-            }
-            Err(e) => {
-                eprintln!("wsvia gateway: reload failed, keeping the running configuration: {e}")
-            }
-        }
-    }
 }
 
 fn summary(s: &Settings) -> String {
@@ -164,8 +144,8 @@ fn load(a: &GatewayArgs) -> Result<Settings, String> {
     c.sni_route.extend(a.sni_route.iter().cloned());
     c.sni_default = a.sni_default.clone().or(c.sni_default);
     c.sni_proxy_protocol |= a.sni_proxy_protocol;
-    c.log_format = a.log_format.or(c.log_format);
-    c.admin = a.admin.or(c.admin);
-    c.admin_auth_file = a.admin_auth_file.clone().or(c.admin_auth_file);
+    c.log_format = a.server.log_format.or(c.log_format);
+    c.admin = a.server.admin.or(c.admin);
+    c.admin_auth_file = a.server.admin_auth_file.clone().or(c.admin_auth_file);
     c.load().map_err(|e| e.to_string())
 }

@@ -1,6 +1,7 @@
 //! `wsvia`: one binary, one subcommand per role. Flags become options here; the work is
 //! done by the library crates.
 
+mod bench;
 mod cli;
 mod config_file;
 mod connect;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             cli::Command::Echo(args) => echo::run(args).await,
             cli::Command::Proxy(args) => proxy::run(args).await,
             cli::Command::Gateway(args) => gateway::run(args).await,
+            cli::Command::Bench(args) => bench::run(args).await,
         }
     })
 }

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::signal::unix::{SignalKind, signal};
 use wsvia_proxy::{ProxyConfig, ProxyServer, Settings};
 
 use crate::cli::ProxyArgs;
@@ -19,7 +18,7 @@ pub async fn run(args: ProxyArgs) -> ExitCode {
             return ExitCode::from(exit_code::USAGE);
         }
     };
-    if args.check {
+    if args.server.check {
         eprintln!("wsvia proxy: configuration OK: {}", summary(&settings));
         return ExitCode::from(exit_code::OK);
     }
@@ -65,7 +64,20 @@ pub async fn run(args: ProxyArgs) -> ExitCode {
         tokio::spawn(proxy.serve_admin(l, check));
     }
     tokio::spawn(crate::signals::cancel_on_signal(proxy.drain().stop_token()));
-    tokio::spawn(reload_on_hangup(proxy.clone(), args));
+    let server = proxy.clone();
+    tokio::spawn(crate::signals::reload_on_hangup(
+        "proxy",
+        move || {
+            load(&args).map(|s| {
+                let text = summary(&s);
+                (s, text)
+            })
+        },
+        move |settings| {
+            let server = server.clone();
+            async move { server.reload(settings).await }
+        },
+    ));
     if let Err(e) = proxy.serve(listeners).await {
         eprintln!("wsvia proxy: {e}");
         return ExitCode::from(exit_code::FAILURE);
@@ -79,39 +91,6 @@ pub async fn run(args: ProxyArgs) -> ExitCode {
         eprintln!("wsvia proxy: grace period over; remaining tunnels were closed");
     }
     ExitCode::from(exit_code::OK)
-}
-
-/// On each SIGHUP, load the file and flags again and apply them to new connections; a
-/// configuration that fails to load is reported and the running one stays.
-async fn reload_on_hangup(proxy: ProxyServer, args: ProxyArgs) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot watch SIGHUP; reload is unavailable");
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        let settings = match load(&args) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("wsvia proxy: reload failed, keeping the running configuration: {e}");
-                continue;
-            }
-        };
-        let text = summary(&settings);
-        match proxy.reload(settings).await {
-            Ok(changes) => {
-                for addr in &changes.added {
-                    eprintln!("wsvia proxy: listening on http://{addr}/");
-                }
-                for addr in &changes.removed {
-                    eprintln!("wsvia proxy: stopped listening on {addr}");
-                }
-                eprintln!("wsvia proxy: reloaded: {text}");
-            }
-            Err(e) => {
-                eprintln!("wsvia proxy: reload failed, keeping the running configuration: {e}")
-            }
-        }
-    }
 }
 
 fn summary(s: &Settings) -> String {
@@ -152,8 +131,8 @@ fn load(args: &ProxyArgs) -> Result<Settings, String> {
     c.connect_timeout = a.connect_timeout.or(c.connect_timeout);
     c.idle_timeout = a.idle_timeout.or(c.idle_timeout);
     c.grace = a.grace.or(c.grace);
-    c.log_format = a.log_format.or(c.log_format);
-    c.admin = a.admin.or(c.admin);
-    c.admin_auth_file = a.admin_auth_file.clone().or(c.admin_auth_file);
+    c.log_format = a.server.log_format.or(c.log_format);
+    c.admin = a.server.admin.or(c.admin);
+    c.admin_auth_file = a.server.admin_auth_file.clone().or(c.admin_auth_file);
     c.load().map_err(|e| e.to_string())
 }

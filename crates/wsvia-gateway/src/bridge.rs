@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use wsvia_server::record::CloseReason;
 
-use crate::frames::{FrameOptions, FrameStats};
+use crate::frames::{FrameOptions, FrameStats, deliver_late};
 
 /// The subprotocol websockify clients offer for raw binary frames.
 pub const BINARY_PROTOCOL: &str = "binary";
@@ -58,8 +58,11 @@ where
                         return (CloseReason::ClientError, stats);
                     }
                     Some(Ok(Message::Close(_))) => {
+                        // Half-close: the server may still answer what it received; its
+                        // last bytes reach the client before the Close reply.
                         let _ = tcp.shutdown().await;
-                        while let Some(Ok(m)) = ws.next().await { if m.is_close() { break; } }
+                        let late = drain_tcp(&mut tcp, &mut buf, &mut stats, options).await;
+                        deliver_late(&mut ws, late).await;
                         return (CloseReason::ClientClose, stats);
                     }
                     Some(Ok(_)) => continue,
@@ -104,6 +107,30 @@ where
             }
         }
     }
+}
+
+/// Read what the TCP server still sends after our half-close, until it closes (a few
+/// seconds at most), as binary messages.
+async fn drain_tcp(
+    tcp: &mut TcpStream,
+    buf: &mut [u8],
+    stats: &mut FrameStats,
+    options: &FrameOptions,
+) -> Vec<Message> {
+    let mut late = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(n) = tcp.read(buf).await {
+            if n == 0 || stats.bytes_down > (1 << 30) {
+                break;
+            }
+            stats.messages_down += 1;
+            stats.bytes_down += n as u64;
+            options.counters.add_down(n as u64);
+            late.push(Message::binary(buf[..n].to_vec()));
+        }
+    })
+    .await;
+    late
 }
 
 async fn close<S>(ws: &mut WebSocketStream<S>, code: CloseCode, reason: &str) -> Result<(), WsError>

@@ -173,10 +173,22 @@ where
                 if fed {
                     let _ = to.flush().await;
                 }
-                let reason = pass_close(frame, to, closed).await;
-                // Sends the Close reply tokio-tungstenite queued for `from`.
-                let _ = from.flush().await;
-                return Some(reason);
+                let late = pass_close(frame, to).await;
+                match side {
+                    // What the upstream sent before it saw the Close still reaches the
+                    // client, then the client's Close reply.
+                    Side::Client => {
+                        for m in &late {
+                            count(Side::Upstream, m, stats, counters);
+                        }
+                        deliver_late(from, late).await
+                    }
+                    // The upstream ended its side; data to it after its Close is moot.
+                    Side::Upstream => {
+                        let _ = from.flush().await;
+                    }
+                }
+                return Some(closed);
             }
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                 count(side, &message, stats, counters);
@@ -246,12 +258,9 @@ pub(crate) fn count(side: Side, message: &Message, stats: &mut FrameStats, count
     }
 }
 
-/// Pass a Close on with its code and reason, and wait (briefly) for the answer.
-async fn pass_close<B>(
-    frame: Option<CloseFrame>,
-    to: &mut WebSocketStream<B>,
-    reason: CloseReason,
-) -> CloseReason
+/// Pass a Close on with its code and reason, and wait (briefly) for the answer; return
+/// the data messages `to` sent before its Close reply (they were on their way).
+async fn pass_close<B>(frame: Option<CloseFrame>, to: &mut WebSocketStream<B>) -> Vec<Message>
 where
     B: AsyncRead + AsyncWrite + Unpin,
 {
@@ -263,17 +272,55 @@ where
         },
         _ => f,
     });
+    let mut late = Vec::new();
     if to.close(frame).await.is_ok() {
         let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            let mut size = 0;
             while let Some(Ok(m)) = to.next().await {
-                if m.is_close() {
-                    break;
+                match m {
+                    Message::Close(_) => break,
+                    Message::Text(_) | Message::Binary(_) if size < LATE_LIMIT => {
+                        size += m.len();
+                        late.push(m);
+                    }
+                    _ => {}
                 }
             }
         })
         .await;
     }
-    reason
+    late
+}
+
+/// Most bytes of data kept for a peer whose Close was read before the other side's last
+/// messages arrived.
+const LATE_LIMIT: usize = 16 << 20;
+
+/// Deliver data messages to a client whose Close we already read, before its queued Close
+/// reply: tokio-tungstenite refuses to send data after a Close was received, so they go
+/// as raw frames (server to client: unmasked). Then the Close reply is flushed.
+pub(crate) async fn deliver_late<S>(client: &mut WebSocketStream<S>, late: Vec<Message>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut bytes = Vec::new();
+    for m in late {
+        let frame = match m {
+            Message::Text(t) => {
+                Frame::message(bytes::Bytes::from(t), OpCode::Data(Data::Text), true)
+            }
+            Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
+            _ => continue,
+        };
+        let _ = frame.format(&mut bytes);
+    }
+    if !bytes.is_empty() {
+        let _ = client.get_mut().write_all(&bytes).await;
+    }
+    let _ = client.flush().await;
 }
 
 async fn close<S>(ws: &mut WebSocketStream<S>, code: CloseCode, reason: &str)
@@ -357,6 +404,29 @@ mod tests {
             ),
             (1, 1, 2, 3)
         );
+    }
+
+    #[tokio::test]
+    async fn what_the_upstream_sent_before_seeing_the_clients_close_still_arrives() {
+        // A client that ends its input at once (like `wsvia connect` at EOF) sends its last
+        // message and Close back to back; the echo is on its way when the Close arrives.
+        let (gw_client, mut client) = pair().await;
+        let (mut server, gw_upstream) = pair().await;
+        let relay = tokio::spawn(async move {
+            relay_frames(gw_client, gw_upstream, &options(None, 1000)).await
+        });
+        client.send(Message::text("last")).await.unwrap();
+        client.close(None).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("last"));
+        server.send(Message::text("last")).await.unwrap();
+        assert!(matches!(server.next().await, Some(Ok(Message::Close(_)))));
+        assert!(server.next().await.is_none());
+        drop(server);
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text("last"));
+        assert!(matches!(client.next().await, Some(Ok(Message::Close(_)))));
+        let (reason, stats) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientClose);
+        assert_eq!(stats.messages_down, 1);
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use wsvia_core::route::{Endpoint, Route, Upstream};
 use wsvia_core::tokens::token_from_query;
 use wsvia_server::admin::{Admin, AdminCheck};
 use wsvia_server::drain::Drain;
-use wsvia_server::http::{Body, text};
+use wsvia_server::http::{Body, Counted, text};
 use wsvia_server::metrics::Metrics;
 use wsvia_server::record::{CloseReason, TunnelRecord};
 use wsvia_server::registry::Registry;
@@ -155,18 +155,12 @@ impl GatewayServer {
     /// # Errors
     /// Only when a listener fails for good.
     pub async fn serve(&self, listeners: Vec<TcpListener>) -> io::Result<()> {
-        // Key each loop by its address in the settings (a port 0 there is not the bound port).
-        let settings = self.shared.settings.get();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let key = match settings.listen.get(i) {
-                Some(addr) => *addr,
-                None => listener.local_addr()?,
-            };
-            let shared = self.shared.clone();
-            self.shared
-                .listeners
-                .add(key, listener, move |l, stop| accept_loop(l, shared, stop));
-        }
+        let shared = self.shared.clone();
+        self.shared.listeners.start_all(
+            &self.shared.settings.get().listen,
+            listeners,
+            move |l, stop| accept_loop(l, shared.clone(), stop),
+        )?;
         self.shared.drain.stop_token().cancelled().await;
         Ok(())
     }
@@ -729,7 +723,12 @@ async fn forward_plain(
         headers.insert(header::HOST, v);
     }
     let (parts, body) = req.into_parts();
-    let mut out = Request::new(body);
+    let sent_up = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let up_counter = sent_up.clone();
+    let body = Counted::new(body, move |n| {
+        up_counter.store(n, std::sync::atomic::Ordering::Relaxed)
+    });
+    let mut out = Request::new(body.boxed());
     *out.method_mut() = parts.method;
     *out.uri_mut() = route
         .upstream_path(&pq)
@@ -744,28 +743,33 @@ async fn forward_plain(
         });
         sender.send_request(out).await
     };
-    let record = |status: u16, reason| {
-        ctx.finish(TunnelRecord {
-            client: ctx.client,
-            user: None,
-            method: method.clone(),
-            target: target.clone(),
-            status,
-            bytes_up: 0,
-            bytes_down: 0,
-            duration: started.elapsed(),
-            reason,
-        })
+    let record = {
+        let ctx = ctx.clone();
+        move |status: u16, reason, bytes_down: u64| {
+            ctx.finish(TunnelRecord {
+                client: ctx.client,
+                user: None,
+                method,
+                target,
+                status,
+                bytes_up: sent_up.load(std::sync::atomic::Ordering::Relaxed),
+                bytes_down,
+                duration: started.elapsed(),
+                reason,
+            })
+        }
     };
     match sent.await {
         Ok(response) => {
-            record(response.status().as_u16(), CloseReason::Answered);
+            let status = response.status().as_u16();
             let (mut parts, body) = response.into_parts();
             parts.headers = end_to_end(&parts.headers);
+            // The line is written when the body has been passed on (or abandoned).
+            let body = Counted::new(body, move |n| record(status, CloseReason::Answered, n));
             Response::from_parts(parts, body.boxed())
         }
         Err(e) => {
-            record(502, CloseReason::UpstreamError);
+            record(502, CloseReason::UpstreamError, 0);
             text(
                 StatusCode::BAD_GATEWAY,
                 &format!("wsvia gateway: the upstream failed: {e}\n"),

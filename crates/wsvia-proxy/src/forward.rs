@@ -2,10 +2,8 @@
 //! removed and `Via` added; a WebSocket upgrade is passed on and, after the `101`, the
 //! two connections are joined like a CONNECT tunnel.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::{
@@ -15,6 +13,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use wsvia_server::http::Counted;
 use wsvia_server::record::{CloseReason, TunnelRecord};
 use wsvia_server::relay::Early;
 
@@ -188,67 +187,6 @@ fn downstream_response(response: Response<Incoming>, upgrade: bool) -> Response<
     parts.headers = forwardable(&parts.headers, upgrade);
     append_via(&mut parts.headers);
     Response::from_parts(parts, body.boxed())
-}
-
-/// A body that counts the bytes passing through it and reports the total once, when it
-/// ends or is dropped.
-struct Counted<B> {
-    inner: B,
-    bytes: u64,
-    done: Option<Box<dyn FnOnce(u64) + Send + Sync>>,
-}
-
-impl<B> Counted<B> {
-    fn new(inner: B, done: impl FnOnce(u64) + Send + Sync + 'static) -> Counted<B> {
-        Counted {
-            inner,
-            bytes: 0,
-            done: Some(Box::new(done)),
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(done) = self.done.take() {
-            done(self.bytes);
-        }
-    }
-}
-
-impl<B> hyper::body::Body for Counted<B>
-where
-    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
-{
-    type Data = bytes::Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                self.bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
-            }
-            Poll::Ready(None) => self.finish(),
-            _ => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B> Drop for Counted<B> {
-    fn drop(&mut self) {
-        self.finish();
-    }
 }
 
 /// True for `Upgrade: websocket` with `Connection: upgrade`.

@@ -201,19 +201,12 @@ impl ProxyServer {
     /// # Examples
     /// See [`ProxyServer`].
     pub async fn serve(&self, listeners: Vec<TcpListener>) -> io::Result<()> {
-        // The CLI binds the configured addresses in order; key each loop by its address
-        // in the settings (a port 0 there is not the bound port).
-        let settings = self.shared.settings();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let key = match settings.listen.get(i) {
-                Some(addr) => *addr,
-                None => listener.local_addr()?,
-            };
-            let shared = self.shared.clone();
-            self.shared
-                .listeners
-                .add(key, listener, move |l, stop| accept_loop(l, shared, stop));
-        }
+        let shared = self.shared.clone();
+        self.shared.listeners.start_all(
+            &self.shared.settings.get().listen,
+            listeners,
+            move |l, stop| accept_loop(l, shared.clone(), stop),
+        )?;
         self.shared.drain.stop_token().cancelled().await;
         Ok(())
     }

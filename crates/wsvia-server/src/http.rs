@@ -1,5 +1,8 @@
 //! Response helpers the HTTP servers share: one body type and plain-text answers.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -44,4 +47,77 @@ pub fn empty() -> Body {
 /// ```
 pub fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// A body that counts the bytes passing through it and reports the total once, when it
+/// ends or is dropped: access-log lines of forwarded requests get their real sizes.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use http_body_util::BodyExt;
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let body = wsvia_server::http::Counted::new(wsvia_server::http::full("hello".into()), move |n| tx.send(n).unwrap());
+/// let _ = body.collect().await;
+/// assert_eq!(rx.recv().unwrap(), 5);
+/// # }
+/// ```
+pub struct Counted<B> {
+    inner: B,
+    bytes: u64,
+    done: Option<Box<dyn FnOnce(u64) + Send + Sync>>,
+}
+
+impl<B> Counted<B> {
+    /// Wrap `inner`; `done` gets the byte count once.
+    pub fn new(inner: B, done: impl FnOnce(u64) + Send + Sync + 'static) -> Counted<B> {
+        Counted {
+            inner,
+            bytes: 0,
+            done: Some(Box::new(done)),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(done) = self.done.take() {
+            done(self.bytes);
+        }
+    }
+}
+
+impl<B> hyper::body::Body for Counted<B>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.bytes += frame.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            Poll::Ready(None) => self.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for Counted<B> {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }

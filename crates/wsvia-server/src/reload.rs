@@ -102,6 +102,39 @@ impl Listeners {
         tokio::spawn(serve(listener, stop));
     }
 
+    /// Start `serve` for listeners bound from `configured`, in that order (a configured
+    /// port 0 is not the bound port, so the key is the configured address).
+    ///
+    /// # Errors
+    /// When a listener has no local address.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(l: tokio::net::TcpListener) -> std::io::Result<()> {
+    /// let set = wsvia_server::reload::Listeners::new(Default::default());
+    /// set.start_all(&["127.0.0.1:0".parse().unwrap()], vec![l], |l, stop| async move { drop((l, stop)) })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_all<F, Fut>(
+        &self,
+        configured: &[SocketAddr],
+        listeners: Vec<TcpListener>,
+        serve: F,
+    ) -> io::Result<()>
+    where
+        F: Fn(TcpListener, CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let key = match configured.get(i) {
+                Some(addr) => *addr,
+                None => listener.local_addr()?,
+            };
+            self.add(key, listener, &serve);
+        }
+        Ok(())
+    }
+
     /// Bind what `new` adds to `old` (all first: a failure changes nothing), start them
     /// with `serve`, and stop what `new` drops.
     ///
