@@ -1,0 +1,428 @@
+//! `wsvia bench suite`: start the echo server and every peer on loopback, run each
+//! scenario against every target in interleaved rounds (A B C … A B C …, so that the
+//! machine's drift hits all alike), then print and write the tables, the ratios to
+//! direct and to the best peer, the targets, and SVG charts.
+//!
+//! - [`peers`]: starting and stopping the programs, configuration templates.
+//! - [`report`]: medians, ratios, targets, the markdown and `BENCHMARKS.md`.
+//! - [`chart`]: SVG bar charts.
+
+pub mod chart;
+pub mod peers;
+pub mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::args::{SuiteArgs, Timing};
+use crate::dial::Dialer;
+use crate::load::{self, FlowPlan, Watch};
+use crate::stats::{RunReport, num};
+use crate::{Error, Outcome};
+use peers::{ALL_TARGETS, Target};
+
+/// Every scenario of the suite, in the order a round runs them (idle runs once, first).
+pub const ALL_SCENARIOS: &[&str] = &["idle", "bulk", "echo", "echo-rate", "setup"];
+
+/// Sizes, counts and durations of one suite run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Rounds of bulk/echo/echo-rate/setup.
+    pub rounds: usize,
+    /// Idle connections per target.
+    pub idle_connections: usize,
+    /// Bulk: connections, message size, messages in flight per connection.
+    pub bulk: (usize, usize, usize),
+    /// Echo: connections and message size (ping-pong).
+    pub echo: (usize, usize),
+    /// Offered load of echo-rate, messages/s in total.
+    pub echo_rate: f64,
+    /// Setup workers.
+    pub setup_workers: usize,
+    /// Warm-up and measured seconds of each run.
+    pub timing: Timing,
+}
+
+impl Settings {
+    /// The defaults (about 10 minutes), or the `--quick` ones (about 1 minute), with the
+    /// flags' overrides.
+    pub fn from_args(a: &SuiteArgs) -> Settings {
+        let mut s = if a.quick {
+            Settings {
+                rounds: 1,
+                idle_connections: 1_000,
+                bulk: (2, 1 << 20, 2),
+                echo: (100, 64),
+                echo_rate: 2_000.0,
+                setup_workers: 8,
+                timing: Timing {
+                    duration: 1.0,
+                    warmup: 0.3,
+                },
+            }
+        } else {
+            Settings {
+                rounds: 3,
+                idle_connections: 10_000,
+                bulk: (4, 1 << 20, 2),
+                echo: (1_000, 64),
+                echo_rate: 5_000.0,
+                setup_workers: 16,
+                timing: Timing {
+                    duration: 3.0,
+                    warmup: 1.0,
+                },
+            }
+        };
+        if let Some(r) = a.rounds {
+            s.rounds = r.max(1);
+        }
+        if let Some(n) = a.idle_connections {
+            s.idle_connections = n;
+        }
+        if let Some(n) = a.echo_connections {
+            s.echo.0 = n.max(1);
+        }
+        if let Some(r) = a.echo_rate {
+            s.echo_rate = r;
+        }
+        s
+    }
+}
+
+/// One run of the suite, as JSON.
+#[derive(Debug, Serialize)]
+pub struct SuiteJson<'a> {
+    /// What the machine was.
+    pub machine: &'a report::Machine,
+    /// The settings used.
+    pub settings: &'a Settings,
+    /// Every run, in order.
+    pub runs: &'a [RoundRun],
+}
+
+/// A run and the round it belonged to.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundRun {
+    /// 1-based round (idle runs are round 1).
+    pub round: usize,
+    /// The figures.
+    pub report: RunReport,
+}
+
+/// Run the suite.
+///
+/// # Errors
+/// [`Error::Config`] for unknown targets or scenarios; [`Error::Peer`] when a peer is
+/// missing or does not work.
+pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
+    let targets = pick(&a.targets, &ALL_TARGETS.iter().map(|t| t.0).collect::<Vec<_>>(), "target")?;
+    let scenarios = pick(&a.scenarios, ALL_SCENARIOS, "scenario")?;
+    let missing = peers::missing_programs(&targets);
+    if !missing.is_empty() {
+        return Err(Error::Peer(format!(
+            "not installed: {}; install them with:\n  {}\n(or leave their targets out with --targets)",
+            missing.join(", "),
+            peers::INSTALL
+        )));
+    }
+    let settings = Settings::from_args(a);
+    let wsvia: PathBuf =
+        std::env::current_exe().map_err(|e| Error::io("find the wsvia binary", e))?;
+    let machine = report::Machine::probe();
+    eprintln!("wsvia bench suite: {}", machine.summary());
+    if machine.load_before > machine.cpus as f64 * 0.5 {
+        eprintln!(
+            "wsvia bench suite: warning: load average {:.2} on {} CPUs: other work is running, figures will be noisy",
+            machine.load_before, machine.cpus
+        );
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("wsvia-bench-")
+        .tempdir()
+        .map_err(|e| Error::io("create a temporary directory", e))?;
+    let idle_on = scenarios.contains(&"idle");
+    // Each upstream address takes at most one ephemeral port range (~28k) of connections
+    // from a proxy; idle runs spread over several echo servers.
+    let echo_count = if idle_on {
+        settings.idle_connections.div_ceil(20_000).max(1)
+    } else {
+        1
+    };
+    let echoes = peers::start_echoes(&wsvia, dir.path(), echo_count)?;
+    let echo_pid = echoes.procs[0].pid();
+    let mut started = Vec::new();
+    for name in &targets {
+        eprintln!("wsvia bench suite: starting {name}");
+        let t = peers::start_target(name, &wsvia, dir.path(), &echoes.ports)?;
+        preflight(&t, &a.source_ips.0).await?;
+        started.push(t);
+    }
+    let ips = a.source_ips.0.clone();
+    let per_round = scenarios.iter().filter(|s| **s != "idle").count() * started.len();
+    let total = settings.rounds * per_round + if idle_on { started.len() } else { 0 };
+    let mut runs: Vec<RoundRun> = Vec::new();
+    let mut n = 0;
+    let mut note = |r: &RunReport, round: usize, runs: &mut Vec<RoundRun>| {
+        n += 1;
+        eprintln!("[{n}/{total}] round {round}: {}", one_line(r));
+        runs.push(RoundRun {
+            round,
+            report: r.clone(),
+        });
+    };
+    if idle_on {
+        for t in &started {
+            let dialer = Arc::new(Dialer::new(t.urls.clone(), t.proxy.clone(), &ips, 4096)?);
+            let pids: Vec<u32> = t.pid().into_iter().collect();
+            let mut r = load::hold(
+                dialer,
+                &t.name,
+                settings.idle_connections,
+                &pids,
+                Duration::from_secs(2),
+                256,
+            )
+            .await?;
+            r.target = t.name.clone();
+            note(&r, 1, &mut runs);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    for round in 1..=settings.rounds {
+        for scenario in scenarios.iter().filter(|s| **s != "idle") {
+            for t in &started {
+                let watch = Watch {
+                    echo: Some(echo_pid),
+                    proxy: t.pid(),
+                };
+                let r = run_one(scenario, t, &settings, &ips, watch).await?;
+                note(&r, round, &mut runs);
+            }
+        }
+    }
+    drop(started);
+    drop(echoes);
+    let machine = machine.finish();
+    let summary = report::Summary::new(&runs, &targets, &settings);
+    let text = summary.markdown(&machine, &settings, &command_line(a), &a.charts, &a.out);
+    println!("{text}");
+    if !a.no_write {
+        std::fs::create_dir_all(&a.charts)
+            .map_err(|e| Error::io(format!("create {}", a.charts.display()), e))?;
+        for (file, bars) in summary.charts() {
+            chart::draw(&bars, &a.charts.join(file))?;
+        }
+        report::write_markdown(&a.out, &text)?;
+        eprintln!(
+            "wsvia bench suite: wrote {} and charts in {}",
+            a.out.display(),
+            a.charts.display()
+        );
+    }
+    if let Some(path) = &a.json {
+        crate::write_json(
+            path,
+            &SuiteJson {
+                machine: &machine,
+                settings: &settings,
+                runs: &runs,
+            },
+        )?;
+    }
+    let failed_runs = runs.iter().filter(|r| !r.report.completed()).count();
+    if failed_runs > 0 {
+        eprintln!("wsvia bench suite: {failed_runs} runs had failures (see the errors column)");
+    }
+    let missed = summary.goals().iter().filter(|g| g.met == Some(false)).count();
+    Ok(if failed_runs > 0 || (a.strict && missed > 0) {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    })
+}
+
+async fn run_one(
+    scenario: &str,
+    t: &Target,
+    s: &Settings,
+    ips: &[std::net::IpAddr],
+    watch: Watch,
+) -> Result<RunReport, Error> {
+    // The main scenarios use the first echo server only.
+    let urls = vec![t.urls[0].clone()];
+    let flow = |scenario: &str, conns, size, window, rate, read_buffer| {
+        let dialer = Dialer::new(urls.clone(), t.proxy.clone(), ips, read_buffer);
+        let plan = FlowPlan {
+            scenario: scenario.into(),
+            label: t.name.clone(),
+            connections: conns,
+            size,
+            window,
+            rate,
+            timing: s.timing.clone(),
+            connect_concurrency: 128,
+        };
+        (dialer, plan)
+    };
+    match scenario {
+        "bulk" => {
+            let (d, p) = flow("bulk", s.bulk.0, s.bulk.1, s.bulk.2, None, 256 << 10);
+            load::flow(Arc::new(d?), &p, watch).await
+        }
+        "echo" => {
+            let (d, p) = flow("echo", s.echo.0, s.echo.1, 1, None, 16 << 10);
+            load::flow(Arc::new(d?), &p, watch).await
+        }
+        "echo-rate" => {
+            let (d, p) = flow("echo-rate", s.echo.0, s.echo.1, 1, Some(s.echo_rate), 16 << 10);
+            load::flow(Arc::new(d?), &p, watch).await
+        }
+        "setup" => {
+            let d = Dialer::new(urls.clone(), t.proxy.clone(), ips, 4096)?;
+            load::handshakes(Arc::new(d), &t.name, s.setup_workers, &s.timing, watch).await
+        }
+        other => Err(Error::Config(format!("unknown scenario {other:?}"))),
+    }
+}
+
+/// One message through the target before any measurement: a target that does not work
+/// stops the suite with its log, instead of showing up as zeros.
+async fn preflight(t: &Target, ips: &[std::net::IpAddr]) -> Result<(), Error> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let log = || t.process.as_ref().map(|p| p.log_tail()).unwrap_or_default();
+    for (i, url) in t.urls.iter().enumerate() {
+        let d = Dialer::new(vec![url.clone()], t.proxy.clone(), ips, 4096)?;
+        let check = async {
+            let mut ws = d.open(i).await.map_err(|e| e.to_string())?;
+            ws.send(Message::binary(&b"preflight"[..]))
+                .await
+                .map_err(|e| e.to_string())?;
+            match ws.next().await {
+                Some(Ok(Message::Binary(b))) if &b[..] == b"preflight" => {}
+                other => return Err(format!("unexpected answer {other:?}")),
+            }
+            load::close(&mut ws).await;
+            Ok(())
+        };
+        match tokio::time::timeout(Duration::from_secs(10), check).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(Error::Peer(format!(
+                    "{} does not carry a WebSocket to {url}: {e}\n{}",
+                    t.name,
+                    log()
+                )));
+            }
+            Err(_) => {
+                return Err(Error::Peer(format!(
+                    "{} did not echo through {url} within 10 s\n{}",
+                    t.name,
+                    log()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pick<'a>(asked: &[String], all: &[&'a str], what: &str) -> Result<Vec<&'a str>, Error> {
+    if asked.is_empty() {
+        return Ok(all.to_vec());
+    }
+    let mut out = Vec::new();
+    for a in asked {
+        let found = all
+            .iter()
+            .find(|n| **n == a.trim())
+            .ok_or_else(|| Error::Config(format!("unknown {what} {a:?}; known: {}", all.join(", "))))?;
+        out.push(*found);
+    }
+    // Keep the canonical order (direct first), whatever order they were given in.
+    out.sort_by_key(|n| all.iter().position(|m| m == n));
+    out.dedup();
+    Ok(out)
+}
+
+fn one_line(r: &RunReport) -> String {
+    let cpu = |x: Option<f64>| x.map(|v| format!("{v:.0}%")).unwrap_or_else(|| "–".into());
+    let lat = r
+        .latency_us
+        .map(|p| format!(" p50 {} µs p99 {} µs", num(p.p50), num(p.p99)))
+        .unwrap_or_default();
+    let main = match r.scenario.as_str() {
+        "idle" => {
+            let i = r.idle.unwrap_or_default();
+            format!(
+                "{} open, {} alive, {} KiB/conn",
+                i.opened,
+                i.alive,
+                i.kib_per_conn().map(num).unwrap_or_else(|| "–".into())
+            )
+        }
+        "bulk" => format!("{} MiB/s", num(r.mib_per_second())),
+        "setup" => format!("{} setups/s", num(r.per_second())),
+        _ => format!("{} msg/s", num(r.per_second())),
+    };
+    let errors = if r.errors > 0 {
+        format!(
+            " ERRORS {} ({})",
+            r.errors,
+            r.first_error.as_deref().unwrap_or("?")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {}: {main}{lat} (CPU: echo {}, proxy {}, load {}){errors}",
+        r.scenario,
+        r.target,
+        cpu(r.cpu.echo),
+        cpu(r.cpu.proxy),
+        cpu(r.cpu.load)
+    )
+}
+
+fn command_line(a: &SuiteArgs) -> String {
+    let mut s = String::from("wsvia bench suite");
+    if a.quick {
+        s.push_str(" --quick");
+    }
+    if !a.targets.is_empty() {
+        s.push_str(&format!(" --targets {}", a.targets.join(",")));
+    }
+    if !a.scenarios.is_empty() {
+        s.push_str(&format!(" --scenarios {}", a.scenarios.join(",")));
+    }
+    if let Some(r) = a.rounds {
+        s.push_str(&format!(" --rounds {r}"));
+    }
+    if let Some(n) = a.idle_connections {
+        s.push_str(&format!(" --idle-connections {n}"));
+    }
+    if let Some(n) = a.echo_connections {
+        s.push_str(&format!(" --echo-connections {n}"));
+    }
+    if let Some(r) = a.echo_rate {
+        s.push_str(&format!(" --echo-rate {r}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_checked_and_kept_in_canonical_order() {
+        let all = ["direct", "squid", "nginx"];
+        assert_eq!(pick(&[], &all, "t").unwrap(), all.to_vec());
+        let asked = vec!["nginx".to_owned(), "direct".to_owned(), "nginx".to_owned()];
+        assert_eq!(pick(&asked, &all, "t").unwrap(), vec!["direct", "nginx"]);
+        assert!(pick(&["apache".to_owned()], &all, "t").is_err());
+    }
+}
