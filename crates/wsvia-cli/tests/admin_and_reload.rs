@@ -8,8 +8,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use wsvia::tokio_tungstenite::tungstenite::Message;
 use wsvia_testkit::{Run, WsviaProcess};
 
 /// The address a server printed for `marker` (e.g. "admin on http://").
@@ -71,57 +69,6 @@ fn connect_tunnel(proxy: SocketAddr, target: SocketAddr) -> (TcpStream, String) 
     (tcp, String::from_utf8_lossy(&head).into_owned())
 }
 
-/// Sessions through the proxy that send `messages` numbered, checksummed messages of
-/// varying size each and check every echo, in order, byte for byte.
-async fn soak(proxy: String, target: String, sessions: usize, messages: u32) -> Vec<String> {
-    let client = wsvia::Client::builder().proxy(proxy).build().unwrap();
-    let mut tasks = Vec::new();
-    for s in 0..sessions {
-        let client = client.clone();
-        let url = format!("ws://{target}/soak{s}");
-        tasks.push(tokio::spawn(async move {
-            let mut conn = client
-                .connect(&url)
-                .await
-                .map_err(|e| format!("session {s}: {e}"))?;
-            let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ s as u64;
-            for n in 0..messages {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let len = 16 + (seed % 4000) as usize;
-                let payload: Vec<u8> = (0..len)
-                    .map(|i| (seed as usize + i * 31 + n as usize) as u8)
-                    .collect();
-                conn.websocket
-                    .send(Message::binary(payload.clone()))
-                    .await
-                    .map_err(|e| format!("session {s} send {n}: {e}"))?;
-                match conn.websocket.next().await {
-                    Some(Ok(Message::Binary(got))) if got[..] == payload[..] => {}
-                    other => {
-                        return Err(format!(
-                            "session {s} message {n}: lost or corrupted: {other:?}"
-                        ));
-                    }
-                }
-                if n % 20 == 0 {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-            let _ = conn.websocket.close(None).await;
-            Ok::<(), String>(())
-        }));
-    }
-    let mut errors = Vec::new();
-    for t in tasks {
-        if let Err(e) = t.await.unwrap() {
-            errors.push(e);
-        }
-    }
-    errors
-}
-
 #[test]
 fn sighup_reloads_for_new_connections_while_live_tunnels_lose_nothing() {
     let echo_a = common::echo();
@@ -142,7 +89,12 @@ fn sighup_reloads_for_new_connections_while_live_tunnels_lose_nothing() {
 
     // 20 sessions × 300 messages, each checked, while the configuration changes 6 times.
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let load = runtime.spawn(soak(proxy_url.clone(), echo_a.addr.to_string(), 20, 300));
+    let load = runtime.spawn(common::soak::run(
+        proxy_url.clone(),
+        echo_a.addr.to_string(),
+        20,
+        300,
+    ));
     for round in 0..6 {
         std::thread::sleep(Duration::from_millis(150));
         let text = match round {
@@ -160,8 +112,8 @@ fn sighup_reloads_for_new_connections_while_live_tunnels_lose_nothing() {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    let errors = runtime.block_on(load).unwrap();
-    assert!(errors.is_empty(), "data lost across reloads: {errors:?}");
+    let report = runtime.block_on(load).unwrap();
+    assert!(report.clean(), "data lost across reloads: {report:?}");
     assert!(
         proxy
             .stderr()

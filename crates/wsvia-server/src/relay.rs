@@ -251,10 +251,18 @@ async fn join(
 ) -> CloseReason {
     let both = async {
         tokio::pin!(up, down);
-        // The first direction to end decides the reason unless the other then fails.
+        // A direction that fails ends the tunnel at once: waiting for the other could wait
+        // forever (an idle server never sends again). A direction that ends cleanly (EOF,
+        // passed on as a half-close) waits for the other, which may still be answering.
         tokio::select! {
-            r = &mut up => first_end(r, true, down.await),
-            r = &mut down => first_end(r, false, up.await),
+            r = &mut up => match r {
+                Ok(()) => first_end(r, true, down.await),
+                Err(_) => first_end(r, true, Ok(())),
+            },
+            r = &mut down => match r {
+                Ok(()) => first_end(r, false, up.await),
+                Err(_) => first_end(r, false, Ok(())),
+            },
         }
     };
     tokio::select! {
@@ -495,6 +503,22 @@ mod tests {
         let (_client, _upstream, task, _, cut) = run(None).await;
         cut.cancel();
         assert_eq!(task.await.unwrap(), CloseReason::Drain);
+    }
+
+    #[tokio::test]
+    async fn a_client_reset_ends_the_tunnel_even_when_the_upstream_is_idle() {
+        // See: the proxy's tunnel slot was never freed when a client reset while the
+        // server behind it waited for more bytes.
+        let (client, _upstream, task, _, _) = run(None).await;
+        SockRef::from(&client)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(client);
+        let reason = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the relay ends without waiting for the idle upstream")
+            .unwrap();
+        assert_eq!(reason, CloseReason::ClientError);
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! Shared by the `wsvia` integration tests: the binary, echo servers, and a run helper.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod soak;
+
 use std::path::Path;
 use std::time::Duration;
 
