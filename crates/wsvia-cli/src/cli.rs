@@ -41,7 +41,7 @@ pub enum Command {
 
 fn connect_after_help() -> String {
     format!(
-        "Examples:\n  echo hello | wsvia connect ws://127.0.0.1:9001/\n  wsvia connect -x http://alice:secret@proxy:3128 wss://example.com/chat\n  https_proxy=http://proxy:3128 wsvia connect -v --trace wss://example.com/\n\n{}",
+        "Examples:\n  echo hello | wsvia connect ws://127.0.0.1:9001/\n  wsvia connect -x http://alice:secret@proxy:3128 wss://example.com/chat\n  wsvia connect -v -x https://proxy-a:443,socks5h://bob:pw@proxy-b:1080,DIRECT wss://example.com/\n  https_proxy=http://proxy:3128 wsvia connect -v --trace --reconnect wss://example.com/\n\n{}",
         crate::exit_code::TABLE
     )
 }
@@ -52,10 +52,17 @@ pub struct ConnectArgs {
     /// The WebSocket URL: ws://host[:port]/path or wss://…
     pub url: String,
 
-    /// Use this proxy: http://[user:pass@]host[:port] or https://…; "" for none.
-    /// Without it, wss_proxy/https_proxy/ws_proxy/http_proxy/all_proxy are read as curl does.
-    #[arg(short = 'x', long, value_name = "URL")]
+    /// Use this proxy: http://[user:pass@]host[:port], https://…, socks5://… (name resolved
+    /// here) or socks5h://… (by the proxy); "" for none. A comma-separated list (DIRECT for
+    /// no proxy) is tried in order until one reaches the server. Without it,
+    /// wss_proxy/https_proxy/ws_proxy/http_proxy/all_proxy are read as curl does.
+    #[arg(short = 'x', long, value_name = "URL[,URL…]")]
     pub proxy: Option<String>,
+
+    /// Seconds a proxy of a list that failed is tried last when connecting again
+    /// (--reconnect) (default 30; 0: never).
+    #[arg(long, value_name = "SECS")]
+    pub failed_proxy_skip: Option<f64>,
 
     /// Proxy credentials, USER:PASS (override those in the proxy URL).
     #[arg(short = 'U', long, value_name = "USER:PASS")]
@@ -99,13 +106,21 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub proxy_insecure: bool,
 
-    /// Give up opening the connection after this many seconds.
+    /// Give up opening the connection after this many seconds (with a proxy list: per
+    /// proxy tried).
     #[arg(long, value_name = "SECS")]
     pub connect_timeout: Option<f64>,
 
-    /// Send a Ping every SECS seconds while connected.
+    /// Send a Ping every SECS seconds while connected; nothing heard for 2×SECS means the
+    /// connection is lost.
     #[arg(long, value_name = "SECS")]
     pub ping_interval: Option<f64>,
+
+    /// When the connection drops (or the proxy answers 502/503/504, or the server closes
+    /// with 1001/1012/1013/1014), connect again after 0.5 s doubling to 30 s (±20 %), or
+    /// after the proxy's Retry-After. Lines typed meanwhile wait and are sent after.
+    #[arg(long)]
+    pub reconnect: bool,
 
     /// Largest message accepted from the server, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = wsvia::DEFAULT_MAX_MESSAGE_SIZE)]
@@ -369,6 +384,31 @@ mod tests {
         assert_eq!(args.proxy_user.as_deref(), Some("a:b"));
         assert_eq!(args.header.len(), 2);
         assert!(args.insecure);
+        assert!(!args.reconnect);
+    }
+
+    #[test]
+    fn connect_takes_a_proxy_list_and_reconnect_flags() {
+        let cli = Cli::try_parse_from([
+            "wsvia",
+            "connect",
+            "-x",
+            "http://a:1,socks5h://b:2,DIRECT",
+            "--failed-proxy-skip",
+            "5",
+            "--reconnect",
+            "ws://h/",
+        ])
+        .unwrap();
+        let Command::Connect(args) = cli.command else {
+            panic!("not connect")
+        };
+        assert_eq!(
+            args.proxy.as_deref(),
+            Some("http://a:1,socks5h://b:2,DIRECT")
+        );
+        assert_eq!(args.failed_proxy_skip, Some(5.0));
+        assert!(args.reconnect);
     }
 
     #[test]

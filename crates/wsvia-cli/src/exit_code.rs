@@ -19,7 +19,7 @@ pub const PROXY_TLS: u8 = 5;
 pub const PROXY_AUTH_REQUIRED: u8 = 6;
 /// The proxy rejected our credentials.
 pub const PROXY_AUTH_REJECTED: u8 = 7;
-/// The proxy refused the tunnel (403, 502, 503, …).
+/// The proxy refused the tunnel (403, 502, 503, …, or a SOCKS5 error reply 0x01–0x08).
 pub const PROXY_REFUSED: u8 = 8;
 /// The proxy broke the HTTP protocol or closed without answering.
 pub const PROXY_PROTOCOL: u8 = 9;
@@ -47,8 +47,8 @@ Exit codes:
   5    TLS with the proxy failed
   6    proxy requires authentication (none given, or scheme not supported)
   7    proxy rejected the credentials
-  8    proxy refused the tunnel (403, 502, 503, ...)
-  9    proxy broke the protocol
+  8    proxy refused the tunnel (403, 502, 503, ..., or a SOCKS5 error reply)
+  9    proxy broke the protocol (HTTP or SOCKS5)
   10   server unreachable
   11   TLS with the server failed
   12   server refused the WebSocket upgrade

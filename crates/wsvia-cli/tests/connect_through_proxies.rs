@@ -76,7 +76,7 @@ fn squid_with_basic_auth_accepts_credentials_from_the_url_sent_up_front() {
     // A ':' in the password is percent-encoded in the URL.
     for run in carry_all(&["-x", &squid.url_with("alice", "s3cr3t%3Ax")]) {
         assert!(
-            !run.stderr.contains("407"),
+            !run.stderr.contains("< HTTP/1.1 407"),
             "Basic was not sent up front: {run:#?}"
         );
         assert!(run.stderr.contains("Proxy-Authorization: Basic <redacted>"));

@@ -169,7 +169,13 @@ fn a_client_that_drops_mid_stream_and_returns_disturbs_no_one() {
     while p.stdout().matches(" 200 ").count() < 10 && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(p.stdout().matches(" 200 ").count(), 10, "{}\n{}", p.stdout(), status(admin));
+    assert_eq!(
+        p.stdout().matches(" 200 ").count(),
+        10,
+        "{}\n{}",
+        p.stdout(),
+        status(admin)
+    );
     assert!(
         status(admin).contains("\"tunnels\":[]"),
         "a tunnel leaked: {}",

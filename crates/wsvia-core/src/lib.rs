@@ -7,9 +7,11 @@
 //! # Layout
 //! - [`proxy_url`]: parse `http://user:pass@host:port` style proxy URLs (curl's rules).
 //! - [`no_proxy`]: `no_proxy` / `NO_PROXY` / `--noproxy` lists and their matching rules.
-//! - [`select`]: pick the proxy for a target from flags and an environment snapshot.
+//! - [`select`]: pick the proxies (a list, tried in order) for a target from flags and an
+//!   environment snapshot.
 //! - [`acl`]: destination rules for a proxy: ports, host and CIDR allow/deny, private ranges.
 //! - [`auth`]: proxy credentials and the `Basic` answer.
+//! - [`backoff`]: reconnect delays (exponential backoff with jitter) and `Retry-After`.
 //! - [`challenge`]: parse `Proxy-Authenticate` / `WWW-Authenticate` challenges (every scheme).
 //! - [`digest`]: answer a `Digest` challenge (RFC 7616).
 //! - [`sni`]: peek the server name and ALPN list from a TLS ClientHello.
@@ -21,6 +23,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod backoff;
 pub mod challenge;
 pub mod digest;
 pub mod no_proxy;
@@ -34,5 +37,5 @@ pub mod tokens;
 pub use auth::Credentials;
 pub use challenge::{Challenge, parse_challenges};
 pub use no_proxy::NoProxy;
-pub use proxy_url::{ProxyScheme, ProxyUrl, ProxyUrlError};
+pub use proxy_url::{ProxyChoice, ProxyScheme, ProxyUrl, ProxyUrlError};
 pub use select::{EnvSnapshot, ProxySelector, Selection, SelectionReason, Target, TargetScheme};

@@ -255,6 +255,108 @@ impl FromStr for ProxyUrl {
     }
 }
 
+/// One entry of a proxy list: a proxy, or `DIRECT` (no proxy), as PAC files write it.
+///
+/// `--proxy http://a:3128,socks5h://b:1080,DIRECT` is three choices, tried in order.
+/// `Display` prints `DIRECT` or the [redacted](ProxyUrl::redacted) URL.
+///
+/// # Examples
+///
+/// ```
+/// use wsvia_core::ProxyChoice;
+///
+/// let list = ProxyChoice::parse_list("http://a:3128, DIRECT")?;
+/// assert_eq!(list.len(), 2);
+/// assert_eq!(list[0].to_string(), "http://a:3128");
+/// assert_eq!(list[1], ProxyChoice::Direct);
+/// # Ok::<(), wsvia_core::ProxyUrlError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    /// Connect to the server without a proxy.
+    Direct,
+    /// Go through this proxy.
+    Proxy(ProxyUrl),
+}
+
+impl ProxyChoice {
+    /// Parses one entry: `DIRECT` (any case) or a proxy URL.
+    ///
+    /// # Errors
+    ///
+    /// The [`ProxyUrlError`] of a malformed URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsvia_core::ProxyChoice;
+    ///
+    /// assert_eq!(ProxyChoice::parse("direct")?, ProxyChoice::Direct);
+    /// assert!(ProxyChoice::parse("socks5h://tor:9050")?.proxy().is_some());
+    /// # Ok::<(), wsvia_core::ProxyUrlError>(())
+    /// ```
+    pub fn parse(entry: &str) -> Result<ProxyChoice, ProxyUrlError> {
+        let entry = entry.trim();
+        if entry.eq_ignore_ascii_case("DIRECT") {
+            return Ok(ProxyChoice::Direct);
+        }
+        ProxyUrl::parse(entry).map(ProxyChoice::Proxy)
+    }
+
+    /// Parses a comma-separated list; empty entries are ignored. A `,` inside a user
+    /// name or password must be written `%2C`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyUrlError::Empty`] when no entry is left, or the first malformed entry's
+    /// error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsvia_core::{ProxyChoice, ProxyUrlError};
+    ///
+    /// let list = ProxyChoice::parse_list("http://u:a%2Cb@p:1,,https://q")?;
+    /// assert_eq!(list.len(), 2);
+    /// assert_eq!(ProxyChoice::parse_list(" , "), Err(ProxyUrlError::Empty));
+    /// # Ok::<(), ProxyUrlError>(())
+    /// ```
+    pub fn parse_list(list: &str) -> Result<Vec<ProxyChoice>, ProxyUrlError> {
+        let choices = list
+            .split(',')
+            .filter(|entry| !entry.trim().is_empty())
+            .map(ProxyChoice::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if choices.is_empty() {
+            return Err(ProxyUrlError::Empty);
+        }
+        Ok(choices)
+    }
+
+    /// The proxy, or `None` for `DIRECT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(wsvia_core::ProxyChoice::Direct.proxy().is_none());
+    /// ```
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        match self {
+            ProxyChoice::Direct => None,
+            ProxyChoice::Proxy(proxy) => Some(proxy),
+        }
+    }
+}
+
+impl fmt::Display for ProxyChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyChoice::Direct => f.write_str("DIRECT"),
+            ProxyChoice::Proxy(proxy) => f.write_str(&proxy.redacted()),
+        }
+    }
+}
+
 /// Why a proxy URL was rejected.
 ///
 /// Messages say what was wrong and show the expected form; they never
@@ -669,6 +771,35 @@ mod tests {
         assert_eq!(
             (back.scheme, back.host.as_str(), back.port),
             (url.scheme, "proxy", 8443)
+        );
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn lists_split_on_commas_and_know_direct() {
+        // (input, redacted entries or Err)
+        let cases: &[(&str, Result<&[&str], ()>)] = &[
+            ("http://a:1", Ok(&["http://a:1"])),
+            ("http://a:1,socks5h://b:2,DIRECT", Ok(&["http://a:1", "socks5h://b:2", "DIRECT"])),
+            (" direct , https://c ", Ok(&["DIRECT", "https://c:443"])),
+            ("a:1,,b:2,", Ok(&["http://a:1", "http://b:2"])),
+            ("http://u:x%2Cy@p:1", Ok(&["http://u:***@p:1"])),
+            ("", Err(())),
+            (",", Err(())),
+            ("http://a:1,socks4://b", Err(())),
+            ("DIRECTLY", Ok(&["http://directly:1080"])),
+        ];
+        for (input, expected) in cases {
+            let got = ProxyChoice::parse_list(input)
+                .map(|l| l.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .map_err(|_| ());
+            let expected = expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, expected, "{input:?}");
+        }
+        let with_comma = ProxyChoice::parse_list("http://u:x%2Cy@p:1").unwrap_or_default();
+        assert_eq!(
+            with_comma[0].proxy().and_then(|p| p.credentials.clone()),
+            creds("u", "x,y")
         );
     }
 }

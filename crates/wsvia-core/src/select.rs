@@ -20,13 +20,15 @@
 //! 4. the candidate is parsed; a malformed value is an error naming its
 //!    variable.
 //!
-//! Empty variables count as unset, as in curl.
+//! Empty variables count as unset, as in curl. Beyond curl, a value may be a
+//! comma-separated list of proxies and `DIRECT` ([`ProxyChoice::parse_list`]):
+//! the client tries them in order (failover), as browsers do with PAC answers.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::no_proxy::NoProxy;
-use crate::proxy_url::{ProxyUrl, ProxyUrlError};
+use crate::proxy_url::{ProxyChoice, ProxyUrl, ProxyUrlError};
 
 /// The scheme of the WebSocket URL being connected to.
 ///
@@ -179,17 +181,18 @@ impl fmt::Debug for EnvSnapshot {
 /// let selector = ProxySelector::new(env);
 ///
 /// let public = selector.select(&Target::new(TargetScheme::Wss, "ws.example.com", 443))?;
-/// assert_eq!(public.proxy.map(|p| p.authority()), Some("proxy.corp:3128".to_owned()));
+/// assert_eq!(public.proxy().map(|p| p.authority()), Some("proxy.corp:3128".to_owned()));
 /// assert_eq!(public.reason, SelectionReason::EnvVar { name: "HTTPS_PROXY".into() });
 ///
 /// let internal = selector.select(&Target::new(TargetScheme::Wss, "chat.internal.corp", 443))?;
-/// assert!(internal.proxy.is_none());
+/// assert!(internal.proxy().is_none());
 /// # Ok::<(), wsvia_core::ProxyUrlError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct ProxySelector {
     env: EnvSnapshot,
-    explicit: Option<String>,
+    /// `--proxy` entries as given (not yet parsed); `[""]` or `[]` turns proxies off.
+    explicit: Option<Vec<String>>,
     no_proxy: Option<String>,
 }
 
@@ -203,7 +206,7 @@ impl ProxySelector {
     ///
     /// let selector = ProxySelector::new(EnvSnapshot::default());
     /// let selection = selector.select(&Target::new(TargetScheme::Ws, "example.com", 80))?;
-    /// assert!(selection.proxy.is_none());
+    /// assert!(selection.proxy().is_none());
     /// # Ok::<(), wsvia_core::ProxyUrlError>(())
     /// ```
     pub fn new(env: EnvSnapshot) -> Self {
@@ -215,7 +218,8 @@ impl ProxySelector {
     }
 
     /// Sets the `--proxy` value; it wins over every variable. `Some("")`
-    /// disables proxies (curl's `-x ""`).
+    /// disables proxies (curl's `-x ""`). The value may be a comma-separated
+    /// list of proxies and `DIRECT`, tried in order.
     ///
     /// # Examples
     ///
@@ -233,7 +237,26 @@ impl ProxySelector {
     /// # Ok::<(), wsvia_core::ProxyUrlError>(())
     /// ```
     pub fn explicit_proxy(mut self, proxy: Option<String>) -> Self {
-        self.explicit = proxy;
+        self.explicit = proxy.map(|list| list.split(',').map(str::to_owned).collect());
+        self
+    }
+
+    /// Sets the `--proxy` list entry by entry (each a proxy URL or `DIRECT`,
+    /// not split on commas); an empty list disables proxies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsvia_core::{EnvSnapshot, ProxyChoice, ProxySelector, Target, TargetScheme};
+    ///
+    /// let selector = ProxySelector::new(EnvSnapshot::default())
+    ///     .explicit_proxies(vec!["http://a:3128".into(), "DIRECT".into()]);
+    /// let selection = selector.select(&Target::new(TargetScheme::Ws, "h", 80))?;
+    /// assert_eq!(selection.choices[1], ProxyChoice::Direct);
+    /// # Ok::<(), wsvia_core::ProxyUrlError>(())
+    /// ```
+    pub fn explicit_proxies(mut self, entries: Vec<String>) -> Self {
+        self.explicit = Some(entries);
         self
     }
 
@@ -251,7 +274,7 @@ impl ProxySelector {
     /// ]);
     /// let target = Target::new(TargetScheme::Wss, "example.com", 443);
     /// let selector = ProxySelector::new(env).no_proxy_override(Some(String::new()));
-    /// assert!(selector.select(&target)?.proxy.is_some());
+    /// assert!(selector.select(&target)?.proxy().is_some());
     /// # Ok::<(), wsvia_core::ProxyUrlError>(())
     /// ```
     pub fn no_proxy_override(mut self, list: Option<String>) -> Self {
@@ -280,9 +303,14 @@ impl ProxySelector {
     /// ```
     pub fn select(&self, target: &Target) -> Result<Selection, ProxyUrlError> {
         let candidate = match self.explicit.as_deref() {
-            Some("") => return Ok(Selection::direct(SelectionReason::ExplicitNone)),
-            Some(value) => Some((None, value)),
-            None => self.env_candidate(target.scheme),
+            Some([]) => return Ok(Selection::direct(SelectionReason::ExplicitNone)),
+            Some([only]) if only.trim().is_empty() => {
+                return Ok(Selection::direct(SelectionReason::ExplicitNone));
+            }
+            Some(entries) => Some((None, Candidate::Entries(entries))),
+            None => self
+                .env_candidate(target.scheme)
+                .map(|(name, value)| (name, Candidate::List(value))),
         };
         let Some((variable, value)) = candidate else {
             return Ok(Selection::direct(SelectionReason::NoEnv));
@@ -297,16 +325,16 @@ impl ProxySelector {
         }
         match variable {
             None => Ok(Selection {
-                proxy: Some(ProxyUrl::parse(value)?),
+                choices: value.parse()?,
                 reason: SelectionReason::ExplicitFlag,
             }),
             Some(name) => {
-                let proxy = ProxyUrl::parse(value).map_err(|source| ProxyUrlError::InVariable {
+                let choices = value.parse().map_err(|source| ProxyUrlError::InVariable {
                     name: name.to_owned(),
                     source: Box::new(source),
                 })?;
                 Ok(Selection {
-                    proxy: Some(proxy),
+                    choices,
                     reason: SelectionReason::EnvVar {
                         name: name.to_owned(),
                     },
@@ -350,6 +378,31 @@ impl ProxySelector {
     }
 }
 
+/// A proxy value not parsed yet: a variable's list, or `--proxy` entries.
+enum Candidate<'a> {
+    List(&'a str),
+    Entries(&'a [String]),
+}
+
+impl Candidate<'_> {
+    fn parse(&self) -> Result<Vec<ProxyChoice>, ProxyUrlError> {
+        match self {
+            Candidate::List(list) => ProxyChoice::parse_list(list),
+            Candidate::Entries(entries) => {
+                let choices = entries
+                    .iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| ProxyChoice::parse(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if choices.is_empty() {
+                    return Err(ProxyUrlError::Empty);
+                }
+                Ok(choices)
+            }
+        }
+    }
+}
+
 impl fmt::Debug for ProxySelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The `--proxy` value may carry a password: show only whether it is set.
@@ -361,7 +414,7 @@ impl fmt::Debug for ProxySelector {
     }
 }
 
-/// The outcome of [`ProxySelector::select`].
+/// The outcome of [`ProxySelector::select`]: what to try, in order, and why.
 ///
 /// # Examples
 ///
@@ -371,12 +424,14 @@ impl fmt::Debug for ProxySelector {
 /// let env = EnvSnapshot::from_vars([("http_proxy", "proxy:3128")]);
 /// let selection = ProxySelector::new(env).select(&Target::new(TargetScheme::Ws, "h", 80))?;
 /// assert_eq!(selection.reason.to_string(), "proxy from environment variable http_proxy");
+/// assert_eq!(selection.proxy().map(|p| p.port), Some(3128));
 /// # Ok::<(), wsvia_core::ProxyUrlError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
-    /// The proxy to go through; `None` means connect directly.
-    pub proxy: Option<ProxyUrl>,
+    /// Proxies (and `DIRECT`) to try in order; never empty. One entry unless a list
+    /// was given (`--proxy a,b`, `https_proxy=a,DIRECT`).
+    pub choices: Vec<ProxyChoice>,
     /// Why, for `wsvia connect -v`.
     pub reason: SelectionReason,
 }
@@ -384,9 +439,27 @@ pub struct Selection {
 impl Selection {
     fn direct(reason: SelectionReason) -> Self {
         Selection {
-            proxy: None,
+            choices: vec![ProxyChoice::Direct],
             reason,
         }
+    }
+
+    /// The first choice's proxy; `None` when it is `DIRECT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsvia_core::{EnvSnapshot, ProxySelector, Target, TargetScheme};
+    ///
+    /// let s = ProxySelector::new(EnvSnapshot::default())
+    ///     .explicit_proxy(Some("DIRECT,http://p:1".into()))
+    ///     .select(&Target::new(TargetScheme::Ws, "h", 80))?;
+    /// assert!(s.proxy().is_none());
+    /// assert_eq!(s.choices.len(), 2);
+    /// # Ok::<(), wsvia_core::ProxyUrlError>(())
+    /// ```
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.choices.first().and_then(ProxyChoice::proxy)
     }
 }
 
@@ -482,7 +555,7 @@ mod tests {
         let selection = selector(env, flags.0, flags.1)
             .select(&Target::new(scheme, host, port))
             .unwrap_or_else(|e| panic!("{label}: {e}"));
-        (selection.proxy.map(|p| p.redacted()), selection.reason)
+        (selection.proxy().map(|p| p.redacted()), selection.reason)
     }
 
     fn check(label: &str, got: (Option<String>, SelectionReason), expected: &Outcome) {
@@ -680,5 +753,36 @@ mod tests {
         for (name, expected) in cases {
             assert_eq!(env.get(name), expected, "{name}");
         }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn lists_keep_their_order_and_source() {
+        // (env, --proxy, expected choices or Err)
+        type Expected = Result<&'static [&'static str], ()>;
+        let cases: &[(Env, Option<&str>, Expected)] = &[
+            (&[], Some("http://a:1,socks5h://b:2,DIRECT"), Ok(&["http://a:1", "socks5h://b:2", "DIRECT"])),
+            (&[("https_proxy", "http://a:1, DIRECT")], None, Ok(&["http://a:1", "DIRECT"])),
+            (&[], Some("DIRECT"), Ok(&["DIRECT"])),
+            (&[], Some(","), Err(())),
+            (&[], Some("http://a:1,ftp://b"), Err(())),
+            (&[("no_proxy", "ws.example.com")], Some("http://a:1,http://b:2"), Ok(&["DIRECT"])),
+        ];
+        for (env, flag, expected) in cases {
+            let got = selector(env, *flag, None)
+                .select(&Target::new(Wss, "ws.example.com", 443))
+                .map(|s| s.choices.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .map_err(|_| ());
+            let expected = expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, expected, "{env:?} {flag:?}");
+        }
+        let entries = ProxySelector::new(EnvSnapshot::default())
+            .explicit_proxies(vec!["http://u:a,b@p:1".into(), "direct".into()])
+            .select(&Target::new(Ws, "h", 80))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entries.proxy().and_then(|p| p.credentials.clone()).map(|c| c.password), Some("a,b".into()));
+        assert_eq!(entries.choices[1], ProxyChoice::Direct);
+        let off = ProxySelector::new(EnvSnapshot::from_vars([("all_proxy", "p:1")])).explicit_proxies(vec![]);
+        assert_eq!(off.select(&Target::new(Ws, "h", 80)).map(|s| s.reason), Ok(ExplicitNone));
     }
 }

@@ -15,13 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use http::{HeaderValue, Request, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use wsvia_server::handshake;
+use wsvia_server::http::text;
 
 /// The default largest message echoed: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
@@ -152,30 +160,64 @@ async fn serve_connection(
     let _ = tcp.set_nodelay(true);
     tracing::debug!(%peer, "echo connection");
     match &config.tls {
-        None => echo(tcp, config, shutdown).await,
+        None => serve_http(tcp, config, shutdown).await,
         Some(tls) => {
             let stream = tokio_rustls::TlsAcceptor::from(tls.clone())
                 .accept(tcp)
                 .await?;
-            echo(stream, config, shutdown).await
+            serve_http(stream, config, shutdown).await
         }
     }
+    Ok(())
 }
 
-async fn echo<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    config: &EchoConfig,
-    shutdown: CancellationToken,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+/// The HTTP side, on hyper: a WebSocket upgrade becomes an echo session; a bad upgrade
+/// gets 400 or 426 (with `Sec-WebSocket-Version: 13`); a plain request gets a 426 page.
+async fn serve_http<S>(stream: S, config: &EchoConfig, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
-    let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config)).await?;
-    let result = echo_messages(&mut ws, shutdown).await;
-    // Close the transport as well: over TLS this sends close_notify, so the client sees a
-    // clean end rather than a truncated stream.
-    let _ = ws.get_mut().shutdown().await;
-    result
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let shutdown = shutdown.clone();
+        async move {
+            if !handshake::wants_websocket(req.headers()) {
+                let mut r = text(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "wsvia echo: a WebSocket echo server; connect with ws:// (text comes back as text, binary as binary)\n",
+                );
+                r.headers_mut()
+                    .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                return Ok::<_, Infallible>(r);
+            }
+            let offer = match handshake::check(&req) {
+                Ok(offer) => offer,
+                Err(bad) => return Ok(bad.response()),
+            };
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                let Ok(upgraded) = on_upgrade.await else {
+                    return;
+                };
+                let io = TokioIo::new(upgraded);
+                let mut ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+                if let Err(e) = echo_messages(&mut ws, shutdown).await {
+                    tracing::debug!(error = %e, "echo session ended with an error");
+                }
+                // Close the transport too: over TLS this sends close_notify, so the client
+                // sees a clean end rather than a truncated stream.
+                let _ = ws.get_mut().shutdown().await;
+            });
+            Ok(handshake::switching(&offer, None, None))
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
 }
 
 /// Echo data messages until the close handshake ends or `shutdown` fires.
@@ -195,7 +237,11 @@ async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
             next = ws.next() => next,
         };
         let Some(message) = next else { return Ok(()) };
-        let mut pending = feed_data(ws, message?).await?;
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => return Err(refuse(ws, e).await),
+        };
+        let mut pending = feed_data(ws, message).await?;
         // Echo everything that has already arrived before paying for one flush.
         while let Some(Some(message)) = ws.next().now_or_never() {
             match message {
@@ -205,7 +251,7 @@ async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
                     if pending {
                         let _ = ws.flush().await;
                     }
-                    return Err(e);
+                    return Err(refuse(ws, e).await);
                 }
             }
         }
@@ -213,6 +259,30 @@ async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
             ws.flush().await?;
         }
     }
+}
+
+/// A peer broke the protocol: tell it why with the close code RFC 6455 names (1009 too
+/// big, 1007 bad UTF-8, 1002 anything else), then end the session.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    e: tokio_tungstenite::tungstenite::Error,
+) -> tokio_tungstenite::tungstenite::Error {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let (code, reason) = match &e {
+        WsError::Capacity(_) => (CloseCode::Size, "message too big"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
+        WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+        _ => return e,
+    };
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if ws.close(Some(frame)).await.is_ok() {
+        let wait = async { while let Some(Ok(_)) = ws.next().await {} };
+        let _ = tokio::time::timeout(CLOSE_GRACE, wait).await;
+    }
+    e
 }
 
 /// Queue a data message for echo; control messages are answered by tungstenite itself

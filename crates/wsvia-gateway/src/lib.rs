@@ -4,7 +4,6 @@
 //! # Layout
 //! - [`config`]: [`GatewayConfig`] (flags and TOML) checked into [`Settings`].
 //! - [`server`]: [`GatewayServer`]: listeners, TLS, routing, the three ways to serve a request.
-//! - [`handshake`]: checking a client's upgrade request and answering `101`.
 //! - [`frames`]: the frame-aware relay with the gateway's own pings.
 //! - [`bridge`]: WebSocket messages to TCP bytes and back.
 //! - [`sni`]: the SNI router: route raw TLS connections by server name, PROXY v2.
@@ -14,7 +13,6 @@
 pub mod bridge;
 pub mod config;
 pub mod frames;
-pub mod handshake;
 pub mod server;
 pub mod sni;
 mod tls;

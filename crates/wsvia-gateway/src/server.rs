@@ -36,7 +36,7 @@ use wsvia_server::reload::{Current, ListenerChanges, Listeners};
 use crate::bridge::{BINARY_PROTOCOL, bridge};
 use crate::config::{Mode, RouteOptions, Settings};
 use crate::frames::{FrameOptions, relay_frames};
-use crate::handshake::{Offer, check, switching, wants_websocket};
+use wsvia_server::handshake::{Offer, check, switching, wants_websocket};
 
 /// Headers that concern one connection only, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[&str] = &[
@@ -780,7 +780,7 @@ async fn forward_plain(
 
 /// `headers` without hop-by-hop ones and those `Connection` names.
 fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<String> = crate::handshake::tokens(headers, header::CONNECTION)
+    let named: Vec<String> = wsvia_server::handshake::tokens(headers, header::CONNECTION)
         .into_iter()
         .map(|t| t.to_ascii_lowercase())
         .collect();

@@ -344,11 +344,44 @@ async fn answer_head_timeout<C>(
 async fn dispatch(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Response<Body> {
     ctx.head_seen.store(true, Ordering::Release);
     let started = Instant::now();
+    // hyper enforces the head limit only while a head is incomplete; a large head that
+    // arrives in one read would pass. Count it here so the answer never depends on timing.
+    if head_size(&req) > MAX_HEAD_BYTES {
+        let mut r = crate::respond::text(
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "wsvia proxy: the request head is larger than 64 KiB\n",
+        );
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        ctx.finish(TunnelRecord {
+            client: ctx.client,
+            user: None,
+            method: req.method().to_string(),
+            target: "-".into(),
+            status: 431,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration: started.elapsed(),
+            reason: CloseReason::BadRequest,
+        });
+        return r;
+    }
     if req.method() == Method::CONNECT {
         connect::handle(req, ctx, started).await
     } else {
         forward::handle(req, ctx, started).await
     }
+}
+
+/// The size of a request head as it was on the wire, near enough: the request line and
+/// each `name: value` line.
+fn head_size<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    req.headers()
+        .iter()
+        .fold(line, |n, (k, v)| n + k.as_str().len() + v.len() + 4)
 }
 
 impl ConnCtx {

@@ -98,11 +98,27 @@ impl Target {
                 detail: "port 0 is not a destination".to_owned(),
             });
         }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let bad = |detail: &str| Refusal::BadRequest {
+            detail: detail.to_owned(),
+        };
+        // Brackets belong to IPv6 literals only: `[::1]`, never `[zz]` or `a[b]`.
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(inner) if inner.parse::<std::net::Ipv6Addr>().is_ok() => inner,
+            Some(_) => return Err(bad("brackets in a host must hold an IPv6 address")),
+            None if host.contains(['[', ']']) => {
+                return Err(bad("brackets in a host must hold an IPv6 address"));
+            }
+            None => host,
+        };
         if host.is_empty() {
-            return Err(Refusal::BadRequest {
-                detail: "the target has no host".to_owned(),
-            });
+            return Err(bad("the target has no host"));
+        }
+        let name_like = |h: &str| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        };
+        if !host.contains(':') && !name_like(host) {
+            return Err(bad("the host is neither a name nor an IP address"));
         }
         Ok(Target {
             host: host.to_ascii_lowercase(),
@@ -134,6 +150,9 @@ mod tests {
             ("[::1]:443", true),
             ("example.com", false),
             ("example.com:0", false),
+            ("[zz]:443", false),
+            ("a[b]:443", false),
+            ("2[1:s]:3", false),
         ] {
             let uri: Uri = input.parse().unwrap();
             assert_eq!(Target::from_connect(&uri).is_ok(), ok, "{input}");

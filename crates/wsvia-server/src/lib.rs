@@ -9,6 +9,7 @@
 //!   slot when the tunnel ends; a refusal says which limit and when to retry.
 //! - [`record`]: one [`record::TunnelRecord`] per request or tunnel, rendered as an access
 //!   log line (plain or JSON); [`record::CloseReason`] names why it ended.
+//! - [`handshake`]: the server side of the WebSocket handshake: checks, 400/426, the `101`.
 //! - [`http`]: the response body type and plain-text answers of the HTTP servers.
 //! - [`metrics`]: Prometheus metrics named `wsvia_<role>_<what>_<unit>`, served at `/metrics`.
 //! - [`registry`]: live tunnels, totals and throughput history for the status page.
@@ -23,6 +24,7 @@
 pub mod admin;
 pub mod budget;
 pub mod drain;
+pub mod handshake;
 pub mod http;
 pub mod metrics;
 pub mod record;

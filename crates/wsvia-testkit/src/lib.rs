@@ -1,6 +1,6 @@
 //! Real peers for wsvia's tests: squid, tinyproxy, nginx, Python `websockets` and
 //! `http.server`, Node `ws` and Chromium (playwright-core), socat, websocat and
-//! `openssl s_server`, a test CA.
+//! `openssl s_server`, microsocks, a test CA.
 //!
 //! Each peer starts as a process on 127.0.0.1 with a port the OS picks, is waited for
 //! until it accepts connections, and is stopped by its process id when dropped. A peer
@@ -9,7 +9,9 @@
 //! # Layout
 //! - [`process`]: [`Spawned`] processes stopped on drop, [`require`] for installed programs.
 //! - [`net`]: free ports and readiness polling.
-//! - [`squid`], [`tinyproxy`]: forward proxies with optional Basic auth and ACLs.
+//! - [`squid`], [`tinyproxy`]: forward proxies with optional Basic auth and ACLs; squid
+//!   also as an `https://` proxy.
+//! - [`socks`]: microsocks, a SOCKS5 proxy with optional username/password.
 //! - [`nginx`]: a reverse proxy passing WebSocket upgrades; a PROXY-protocol TLS backend.
 //! - [`python`]: the Python `websockets` echo server and client session, `http.server`,
 //!   and the venv they run from.
@@ -28,6 +30,7 @@ pub mod openssl;
 pub mod process;
 pub mod python;
 pub mod socat;
+pub mod socks;
 pub mod squid;
 pub mod tinyproxy;
 pub mod wsvia_cli;
@@ -38,9 +41,10 @@ pub use openssl::OpensslServer;
 pub use process::{Spawned, require};
 pub use python::{HttpServer, PythonEcho, WsSession};
 pub use socat::{SocatEcho, SocatProxyForward};
+pub use socks::{Microsocks, MicrosocksOptions};
 pub use squid::{Squid, SquidOptions};
 pub use tinyproxy::{Tinyproxy, TinyproxyOptions};
-pub use wsvia_cli::{Run, WsviaProcess};
+pub use wsvia_cli::{Run, Session, WsviaProcess};
 
 /// The workspace root (where README.md lives).
 pub fn workspace_root() -> std::path::PathBuf {

@@ -2,8 +2,12 @@
 //!
 //! Runs in the foreground (`squid -N`) with a generated configuration: CONNECT to any
 //! port from loopback, `shutdown_lifetime 0` so it stops at once, logs in a temporary
-//! directory. Options add Basic or Digest authentication (real squid helpers) or an
-//! ACL that denies every request.
+//! directory. Options add Basic or Digest authentication (real squid helpers), an ACL
+//! that denies every request, or TLS from the client (`https_port`, an `https://` proxy).
+//!
+//! Debian 12's squid 5.7 is built `--with-gnutls`; its `https_port` takes `tls-cert=` and
+//! `tls-key=` (PEM, the PKCS#8 keys rcgen writes) and works as is: no `squid-openssl`
+//! needed.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -11,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::ca::ServerCert;
 use crate::net::{free_port, wait_for_port};
 use crate::process::{Spawned, require};
 
@@ -25,6 +30,9 @@ pub struct SquidOptions {
     pub digest_users: Vec<(String, String)>,
     /// Deny every request with 403 (`http_access deny all`).
     pub deny_all: bool,
+    /// Accept TLS from clients with this certificate (`https_port` instead of
+    /// `http_port`): the proxy URL becomes `https://127.0.0.1:PORT`.
+    pub https: Option<ServerCert>,
 }
 
 /// The realm the test squid announces.
@@ -35,6 +43,7 @@ pub const REALM: &str = "wsvia-test";
 pub struct Squid {
     /// Where it listens.
     pub addr: SocketAddr,
+    https: bool,
     dir: tempfile::TempDir,
     process: Spawned,
 }
@@ -69,17 +78,26 @@ impl Squid {
                 process.log_text()
             );
         }
-        Squid { addr, dir, process }
+        Squid {
+            addr,
+            https: options.https.is_some(),
+            dir,
+            process,
+        }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with [`SquidOptions::https`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme(), self.addr)
     }
 
-    /// `http://user:pass@127.0.0.1:PORT`
+    /// `http://user:pass@127.0.0.1:PORT` (`https://` with [`SquidOptions::https`]).
     pub fn url_with(&self, user: &str, pass: &str) -> String {
-        format!("http://{user}:{pass}@{}", self.addr)
+        format!("{}://{user}:{pass}@{}", self.scheme(), self.addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
     }
 
     /// squid's access log (one line per request, written when it ends).
@@ -108,7 +126,27 @@ impl Squid {
 fn config(dir: &Path, port: u16, options: &SquidOptions) -> String {
     let d = dir.display();
     let mut c = String::new();
-    let _ = writeln!(c, "http_port 127.0.0.1:{port}");
+    match &options.https {
+        None => {
+            let _ = writeln!(c, "http_port 127.0.0.1:{port}");
+        }
+        Some(cert) => {
+            // squid drops to user `proxy`: give it copies it can read.
+            let copy = |from: &Path, name: &str| {
+                let to = dir.join(name);
+                std::fs::copy(from, &to).expect("copy the proxy's certificate or key");
+                make_readable(&to);
+                to
+            };
+            let (cert, key) = (copy(&cert.cert, "proxy.pem"), copy(&cert.key, "proxy.key"));
+            let _ = writeln!(
+                c,
+                "https_port 127.0.0.1:{port} tls-cert={} tls-key={}",
+                cert.display(),
+                key.display()
+            );
+        }
+    }
     for line in [
         "pid_filename none",
         "visible_hostname localhost",

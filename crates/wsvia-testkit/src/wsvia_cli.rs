@@ -112,6 +112,84 @@ impl Run {
     }
 }
 
+/// A `wsvia connect` driven step by step, as a user at a terminal: type a line, wait
+/// for output, do something to the peers, type the next, end input. Stopped by PID
+/// when dropped.
+#[derive(Debug)]
+pub struct Session {
+    process: Spawned,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Session {
+    /// Start `bin args…` with only the given proxy variables (as [`Run::new`]).
+    pub fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Session {
+        let mut process = Spawned::start("wsvia", &mut command(bin, args, env), None);
+        let child = process.child_mut();
+        let stdin = child.stdin.take();
+        let stdout = collect(child.stdout.take().expect("piped stdout"));
+        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        Session {
+            process,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Type `line` and Enter.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("input was already ended");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .unwrap_or_else(|e| panic!("typing {line:?}: {e}; {self:#?}"));
+    }
+
+    /// End input (Ctrl-D).
+    pub fn end_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Everything printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        lock(&self.stdout).clone()
+    }
+
+    /// Everything printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+
+    /// Poll stdout until it contains `needle`; `false` after `limit`.
+    pub fn wait_for_stdout(&self, needle: &str, limit: Duration) -> bool {
+        poll(limit, || self.stdout().contains(needle))
+    }
+
+    /// Poll stderr until it contains `needle`; `false` after `limit`.
+    pub fn wait_for_stderr(&self, needle: &str, limit: Duration) -> bool {
+        poll(limit, || self.stderr().contains(needle))
+    }
+
+    /// Wait for the exit code (`None`: killed after `limit`).
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        wait_with_limit(self.process.child_mut(), limit)
+    }
+}
+
+fn poll(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
 /// Every variable curl-style proxy selection reads.
 pub const PROXY_VARS: &[&str] = &[
     "http_proxy",

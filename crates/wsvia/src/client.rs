@@ -1,12 +1,14 @@
 //! The client: options, the route decision, and the layers composed in order.
 //!
-//! `TCP → TLS to the proxy (https:// proxies) → CONNECT tunnel → TLS to the server (wss://)
-//! → WebSocket upgrade`. Each layer takes a [`Stream`] and returns a [`Stream`]; this module
-//! only decides which layers run and enforces the connect deadline.
+//! `TCP → TLS to the proxy (https:// proxies) → CONNECT tunnel or SOCKS5 → TLS to the
+//! server (wss://) → WebSocket upgrade`. Each layer takes a [`Stream`] and returns a
+//! [`Stream`]; this module decides which layers run, tries a proxy list in order
+//! (failover, skipping proxies that failed recently), and enforces the connect deadline.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -15,12 +17,14 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use wsvia_core::{
-    Credentials, EnvSnapshot, ProxyScheme, ProxySelector, ProxyUrl, Selection, Target, TargetScheme,
+    Credentials, EnvSnapshot, ProxyChoice, ProxyScheme, ProxySelector, ProxyUrl, Selection, Target,
+    TargetScheme,
 };
 
 use crate::dial;
-use crate::error::{Error, Peer, Phase};
+use crate::error::{Attempt, Error, Peer, Phase};
 use crate::observe::{Event, Observer};
+use crate::socks::{self, SocksRequest};
 use crate::stream::Stream;
 use crate::tls::{self, TrustOptions};
 use crate::tunnel::{self, TunnelRequest};
@@ -29,13 +33,16 @@ use crate::upgrade::{self, UpgradeRequest};
 /// The default largest message accepted, as `wsvia echo` uses: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
+/// How long a proxy that failed is tried last, by default (browsers use 30 s to 5 min).
+pub const DEFAULT_FAILED_PROXY_SKIP: Duration = Duration::from_secs(30);
+
 /// An open WebSocket and how it was reached.
 ///
 /// # Examples
 /// ```no_run
 /// # async fn f() -> Result<(), wsvia::Error> {
 /// let conn = wsvia::Client::builder().build()?.connect("ws://127.0.0.1:9001/").await?;
-/// println!("via {:?}: {}", conn.route.proxy, conn.response.status());
+/// println!("via {}: {}", conn.via, conn.response.status());
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -45,8 +52,10 @@ pub struct Connection {
     pub websocket: WebSocketStream<Stream>,
     /// The server's `101` response head (subprotocol, extensions, headers).
     pub response: http::Response<()>,
-    /// The proxy used (if any) and why.
+    /// The proxies that were to be tried, and why.
     pub route: Selection,
+    /// The proxy that carried the connection, or `DIRECT`.
+    pub via: ProxyChoice,
 }
 
 /// Where the proxy comes from.
@@ -75,7 +84,8 @@ enum ProxySource {
 #[must_use]
 pub struct ClientBuilder {
     source: ProxySource,
-    explicit_proxy: Option<String>,
+    explicit_proxy: Option<Vec<String>>,
+    failed_proxy_skip: Duration,
     no_proxy: Option<String>,
     proxy_credentials: Option<Credentials>,
     proxy_basic_upfront: bool,
@@ -96,6 +106,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             source: ProxySource::Environment,
             explicit_proxy: None,
+            failed_proxy_skip: DEFAULT_FAILED_PROXY_SKIP,
             no_proxy: None,
             proxy_credentials: None,
             proxy_basic_upfront: true,
@@ -114,16 +125,54 @@ impl Default for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// Use this proxy (`http://`, `https://`; `user:pass@` allowed). `""` means no proxy,
-    /// as `curl -x ""` does. Without this, the proxy comes from the environment.
+    /// Use this proxy (`http://`, `https://`, `socks5://`, `socks5h://`; `user:pass@`
+    /// allowed), or a comma-separated list of them and `DIRECT`, tried in order (see
+    /// [`proxies`](Self::proxies)). `""` means no proxy, as `curl -x ""` does. Without
+    /// this, the proxy comes from the environment. A `,` in a password is written `%2C`.
     ///
     /// # Examples
     /// ```
     /// let b = wsvia::Client::builder().proxy("http://127.0.0.1:3128");
+    /// let b = wsvia::Client::builder().proxy("http://a:3128,socks5h://b:1080,DIRECT");
     /// # drop(b);
     /// ```
     pub fn proxy(mut self, proxy: impl Into<String>) -> Self {
-        self.explicit_proxy = Some(proxy.into());
+        let list: String = proxy.into();
+        self.explicit_proxy = Some(list.split(',').map(str::to_owned).collect());
+        self
+    }
+
+    /// Try these proxies in order, each a proxy URL or `DIRECT` (no proxy), as a PAC
+    /// answer lists them; an empty list means no proxy. Entries are not split on commas.
+    ///
+    /// The next one is tried when a proxy fails rather than answers (see
+    /// [`Error::fails_over`]); a proxy that failed is tried last for a while (see
+    /// [`failed_proxy_skip`](Self::failed_proxy_skip)) by this client and its clones.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().proxies(["http://a:3128", "http://b:3128", "DIRECT"]);
+    /// # drop(b);
+    /// ```
+    pub fn proxies<I, S>(mut self, list: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.explicit_proxy = Some(list.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long a proxy that failed is moved to the end of the list (default 30 s; zero
+    /// turns this off). It is still tried when everything else fails too.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = wsvia::Client::builder().failed_proxy_skip(std::time::Duration::from_secs(60));
+    /// # drop(b);
+    /// ```
+    pub fn failed_proxy_skip(mut self, time: Duration) -> Self {
+        self.failed_proxy_skip = time;
         self
     }
 
@@ -265,7 +314,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Give up opening a connection after this long; the error names the phase.
+    /// Give up opening a connection after this long; the error names the phase. With a
+    /// proxy list the limit applies to each proxy tried (then to the rest of that
+    /// attempt: TLS with the server and the upgrade).
     ///
     /// # Examples
     /// ```
@@ -330,9 +381,10 @@ impl ClientBuilder {
             ProxySource::Environment => EnvSnapshot::from_vars(std::env::vars()),
             ProxySource::Snapshot(env) => env,
         };
-        let selector = ProxySelector::new(env)
-            .explicit_proxy(self.explicit_proxy)
-            .no_proxy_override(self.no_proxy);
+        let mut selector = ProxySelector::new(env).no_proxy_override(self.no_proxy);
+        if let Some(entries) = self.explicit_proxy {
+            selector = selector.explicit_proxies(entries);
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 selector,
@@ -350,6 +402,10 @@ impl ClientBuilder {
                     .max_frame_size(Some(self.max_message_size)),
                 user_agent: self.user_agent,
                 observer: self.observer,
+                failed: FailedProxies {
+                    skip_for: self.failed_proxy_skip,
+                    since: Mutex::default(),
+                },
             }),
         })
     }
@@ -387,6 +443,47 @@ struct Inner {
     ws_config: WebSocketConfig,
     user_agent: String,
     observer: Option<Arc<dyn Observer>>,
+    failed: FailedProxies,
+}
+
+/// Proxies that failed recently, shared by a client and its clones (as browsers keep a
+/// "bad proxy" list): they are tried after the others until `skip_for` has passed.
+struct FailedProxies {
+    skip_for: Duration,
+    /// Redacted proxy URL → when it last failed.
+    since: Mutex<HashMap<String, Instant>>,
+}
+
+impl FailedProxies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        // The map holds plain values: a panic elsewhere cannot leave it inconsistent.
+        self.since.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When `via` failed, if that was less than `skip_for` ago.
+    fn failed_at(&self, via: &ProxyChoice, now: Instant) -> Option<Instant> {
+        let ProxyChoice::Proxy(proxy) = via else {
+            return None;
+        };
+        let at = *self.lock().get(&proxy.redacted())?;
+        (now.saturating_duration_since(at) < self.skip_for).then_some(at)
+    }
+
+    fn mark(&self, via: &ProxyChoice, now: Instant) {
+        if let ProxyChoice::Proxy(proxy) = via
+            && !self.skip_for.is_zero()
+        {
+            let mut map = self.lock();
+            map.retain(|_, at| now.saturating_duration_since(*at) < self.skip_for);
+            map.insert(proxy.redacted(), now);
+        }
+    }
+
+    fn clear(&self, via: &ProxyChoice) {
+        if let ProxyChoice::Proxy(proxy) = via {
+            self.lock().remove(&proxy.redacted());
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -409,8 +506,12 @@ impl Client {
 
     /// Open a WebSocket to a `ws://` or `wss://` URL, through the proxy the options choose.
     ///
+    /// With a proxy list, each is tried in order until one reaches the server; proxies
+    /// that failed recently go last.
+    ///
     /// # Errors
-    /// An [`Error`] naming the phase and the party at fault.
+    /// An [`Error`] naming the phase and the party at fault; [`Error::AllRoutesFailed`]
+    /// lists every proxy tried when a list was given and none worked.
     ///
     /// # Cancel safety
     /// Cancelling drops the half-open connection; nothing is left behind.
@@ -427,11 +528,7 @@ impl Client {
         let target = target_of(&url)?;
         let route = inner.selector.select(&target)?;
         inner.emit(&Event::Route(&route));
-        let deadline = inner.connect_timeout.map(|d| Instant::now() + d);
-        let stream = match &route.proxy {
-            None => inner.direct(&target, deadline).await?,
-            Some(proxy) => inner.tunnel(proxy, &target, deadline).await?,
-        };
+        let (via, stream, deadline) = inner.reach(&route, &target).await?;
         let stream = match target.scheme {
             TargetScheme::Ws => stream,
             TargetScheme::Wss => {
@@ -467,6 +564,7 @@ impl Client {
             websocket,
             response,
             route,
+            via,
         })
     }
 }
@@ -476,6 +574,93 @@ impl Inner {
         if let Some(observer) = &self.observer {
             observer.on_event(event);
         }
+    }
+
+    /// Reach the server through the first route of `route` that works: the route used,
+    /// the stream, and the deadline for the rest of the connection.
+    async fn reach(
+        &self,
+        route: &Selection,
+        target: &Target,
+    ) -> Result<(ProxyChoice, Stream, Option<Instant>), Error> {
+        let order = self.order(&route.choices);
+        let total = order.len();
+        let mut attempts: Vec<Attempt> = Vec::new();
+        for (i, via) in order.into_iter().enumerate() {
+            if total > 1 {
+                self.emit(&Event::Trying {
+                    via,
+                    attempt: i + 1,
+                    of: total,
+                });
+            }
+            let deadline = self.connect_timeout.map(|d| Instant::now() + d);
+            let result = match via {
+                ProxyChoice::Direct => self.direct(target, deadline).await,
+                ProxyChoice::Proxy(proxy) => self.tunnel(proxy, target, deadline).await,
+            };
+            match result {
+                Ok(stream) => {
+                    self.failed.clear(via);
+                    self.emit(&Event::Reached { via });
+                    return Ok((via.clone(), stream, deadline));
+                }
+                Err(error) => {
+                    let fails_over = error.fails_over();
+                    if fails_over {
+                        self.failed.mark(via, Instant::now());
+                    }
+                    let next = fails_over && i + 1 < total;
+                    if total > 1 {
+                        self.emit(&Event::Failed {
+                            via,
+                            error: &error,
+                            next,
+                        });
+                    }
+                    attempts.push(Attempt {
+                        via: via.clone(),
+                        error,
+                    });
+                    if !next {
+                        break;
+                    }
+                }
+            }
+        }
+        match attempts.pop() {
+            Some(last) if attempts.is_empty() => Err(last.error),
+            Some(last) => {
+                attempts.push(last);
+                Err(Error::AllRoutesFailed { attempts })
+            }
+            // `choices` is never empty, so at least one attempt ran.
+            None => Err(Error::AllRoutesFailed { attempts }),
+        }
+    }
+
+    /// The routes in the order to try them: those that did not fail recently first,
+    /// in the given order, then those that did, as a last resort.
+    fn order<'c>(&self, choices: &'c [ProxyChoice]) -> Vec<&'c ProxyChoice> {
+        let now = Instant::now();
+        let mut fresh = Vec::new();
+        let mut failed = Vec::new();
+        for via in choices {
+            match self.failed.failed_at(via, now) {
+                Some(at) if choices.len() > 1 => {
+                    let ago = now.saturating_duration_since(at);
+                    self.emit(&Event::Deferred {
+                        via,
+                        failed_ago: ago,
+                        remaining: self.failed.skip_for.saturating_sub(ago),
+                    });
+                    failed.push(via);
+                }
+                _ => fresh.push(via),
+            }
+        }
+        fresh.extend(failed);
+        fresh
     }
 
     async fn direct(&self, target: &Target, deadline: Option<Instant>) -> Result<Stream, Error> {
@@ -505,16 +690,23 @@ impl Inner {
         target: &Target,
         deadline: Option<Instant>,
     ) -> Result<Stream, Error> {
-        if matches!(proxy.scheme, ProxyScheme::Socks5 | ProxyScheme::Socks5h) {
-            return Err(Error::UnsupportedProxy {
-                scheme: proxy.scheme.to_string(),
-            });
-        }
         let label = proxy.redacted();
         let credentials = self
             .proxy_credentials
             .as_ref()
             .or(proxy.credentials.as_ref());
+        if matches!(proxy.scheme, ProxyScheme::Socks5 | ProxyScheme::Socks5h) {
+            let request = SocksRequest {
+                proxy_label: &label,
+                host: &target.host,
+                port: target.port,
+                remote_dns: proxy.scheme == ProxyScheme::Socks5h,
+                credentials,
+                observer: self.observer.as_deref(),
+            };
+            let dial = || self.dial_proxy(proxy, &label, deadline);
+            return within(deadline, Phase::Tunnel, socks::open(&request, dial)).await?;
+        }
         let request = TunnelRequest {
             proxy_label: &label,
             target: &authority(&target.host, target.port),
@@ -678,6 +870,113 @@ mod tests {
         let t = target_of(&parse_url("ws://[::1]/").unwrap()).unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 80));
         assert_eq!(authority(&t.host, t.port), "[::1]:80");
+    }
+
+    /// Records each event's text.
+    #[derive(Default)]
+    struct Record(Mutex<Vec<String>>);
+
+    impl Observer for Record {
+        fn on_event(&self, event: &Event<'_>) {
+            self.0.lock().unwrap().push(event.to_string());
+        }
+    }
+
+    impl Record {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    /// A loopback port nothing listens on.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_failed_proxy_goes_last_for_a_while_in_clones_too() {
+        let dead = format!("http://127.0.0.1:{}", closed_port());
+        let url = format!("ws://127.0.0.1:{}/", closed_port());
+        let record = Arc::new(Record::default());
+        let client = Client::builder()
+            .proxies([dead.as_str(), "DIRECT"])
+            .observer(record.clone())
+            .build()
+            .unwrap();
+        let tried = |events: &[String]| -> Vec<String> {
+            events
+                .iter()
+                .filter_map(|e| e.strip_prefix("* trying "))
+                .map(str::to_owned)
+                .collect()
+        };
+
+        let err = client.connect(&url).await.unwrap_err();
+        let events = record.take();
+        assert_eq!(
+            tried(&events),
+            [format!("{dead} (1 of 2)"), "DIRECT (2 of 2)".into()]
+        );
+        assert!(matches!(&err, Error::AllRoutesFailed { attempts } if attempts.len() == 2));
+        assert_eq!(err.kind(), crate::ErrorKind::TargetUnreachable);
+        assert!(
+            err.to_string().contains(&format!("1. {dead}: proxy")),
+            "{err}"
+        );
+
+        // The clone shares the list: DIRECT first now, the proxy last.
+        client.clone().connect(&url).await.unwrap_err();
+        let events = record.take();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.starts_with(&format!("* {dead} failed 0 s ago"))),
+            "{events:#?}"
+        );
+        assert_eq!(
+            tried(&events),
+            ["DIRECT (1 of 2)".to_owned(), format!("{dead} (2 of 2)")]
+        );
+
+        // Zero turns it off.
+        let client = Client::builder()
+            .proxies([dead.as_str(), "DIRECT"])
+            .failed_proxy_skip(Duration::ZERO)
+            .observer(record.clone())
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            client.connect(&url).await.unwrap_err();
+            assert_eq!(tried(&record.take())[0], format!("{dead} (1 of 2)"));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_from_a_proxy_stops_the_list() {
+        // A proxy that answers every CONNECT with 403: another proxy would not be asked.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let second = format!("http://127.0.0.1:{}", closed_port());
+        let client = Client::builder()
+            .proxy(format!("http://127.0.0.1:{port},{second}"))
+            .build()
+            .unwrap();
+        let err = client.connect("ws://127.0.0.1:9/").await.unwrap_err();
+        assert!(
+            matches!(err, Error::ProxyRefused { status: 403, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

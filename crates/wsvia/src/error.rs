@@ -5,6 +5,9 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
+
+use wsvia_core::ProxyChoice;
 
 /// Which side of the route an error concerns.
 ///
@@ -180,10 +183,18 @@ pub enum Error {
     #[error("invalid proxy: {0}")]
     InvalidProxy(#[from] wsvia_core::ProxyUrlError),
     /// The proxy scheme is understood but not supported by this build.
-    #[error("proxy scheme {scheme} is not supported yet (use an http:// or https:// proxy)")]
+    #[error(
+        "proxy scheme {scheme} is not supported (use http://, https://, socks5:// or socks5h://)"
+    )]
     UnsupportedProxy {
         /// The scheme, e.g. `socks5`.
         scheme: String,
+    },
+    /// Proxy credentials that the proxy's protocol cannot carry (SOCKS5: 1–255 bytes each).
+    #[error("proxy credentials cannot be used: {reason}")]
+    InvalidCredentials {
+        /// What is wrong with them.
+        reason: String,
     },
     /// A header given by the user cannot be sent.
     #[error("invalid header {header:?}: {reason} (expected 'Name: value')")]
@@ -220,7 +231,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The TLS handshake with an `https://` proxy failed.
-    #[error("TLS with proxy {proxy} failed: {failure}")]
+    #[error("TLS with proxy {proxy} failed: {}", proxy_tls_text(.failure))]
     ProxyTls {
         /// The proxy, redacted.
         proxy: String,
@@ -260,6 +271,24 @@ pub enum Error {
         retry_after: Option<String>,
         /// Why, as the proxy explains it (`Proxy-Status`, `X-Squid-Error`).
         detail: Option<String>,
+    },
+    /// The SOCKS5 proxy answered the `CONNECT` with an error reply (RFC 1928 §6).
+    #[error("SOCKS proxy {proxy} could not connect to {target}: {}", socks_reply_text(*.code))]
+    SocksRefused {
+        /// The proxy, redacted.
+        proxy: String,
+        /// The `host:port` we asked for.
+        target: String,
+        /// The reply code, `0x01`–`0x08`.
+        code: u8,
+    },
+    /// The SOCKS5 proxy accepts none of the authentication methods we offered (`0xFF`).
+    #[error("SOCKS proxy {proxy} {}", socks_methods_hint(*.offered_password))]
+    SocksAuthRequired {
+        /// The proxy, redacted.
+        proxy: String,
+        /// Whether we offered username/password (we had credentials).
+        offered_password: bool,
     },
     /// The proxy did not speak HTTP, or closed before answering.
     #[error("proxy {proxy} broke the protocol: {detail}")]
@@ -310,6 +339,87 @@ pub enum Error {
     /// Any other I/O error.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// Every proxy in the list (and `DIRECT`, if listed) was tried and failed.
+    #[error("{}", attempts_text(.attempts))]
+    AllRoutesFailed {
+        /// Each route tried, in order, with its error.
+        attempts: Vec<Attempt>,
+    },
+}
+
+/// One route tried while opening a connection, and why it failed.
+///
+/// # Examples
+/// ```
+/// let a = wsvia::error::Attempt {
+///     via: wsvia_core::ProxyChoice::Direct,
+///     error: wsvia::Error::Timeout { phase: wsvia::Phase::Tcp },
+/// };
+/// assert!(a.to_string().starts_with("DIRECT: timed out"));
+/// ```
+#[derive(Debug)]
+pub struct Attempt {
+    /// The proxy (or `DIRECT`) tried.
+    pub via: ProxyChoice,
+    /// Why it failed.
+    pub error: Error,
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.via, self.error)
+    }
+}
+
+fn attempts_text(attempts: &[Attempt]) -> String {
+    let mut text = format!(
+        "no route to the server worked; tried {} in order:",
+        attempts.len()
+    );
+    for (i, attempt) in attempts.iter().enumerate() {
+        text.push_str(&format!("\n  {}. {attempt}", i + 1));
+    }
+    text
+}
+
+/// What a SOCKS5 reply code means, and what to do about it.
+fn socks_reply_text(code: u8) -> String {
+    let text = match code {
+        0x01 => "general SOCKS server failure (0x01; see the proxy's log)",
+        0x02 => {
+            "connection not allowed by ruleset (0x02; the proxy's rules forbid this destination: ask its administrator)"
+        }
+        0x03 => "network unreachable (0x03; the proxy has no route to the server's network)",
+        0x04 => {
+            "host unreachable (0x04; the proxy cannot reach the server: check the host name, or use socks5:// to resolve it here)"
+        }
+        0x05 => {
+            "connection refused (0x05; nothing listens on that port, as seen from the proxy: is the server running?)"
+        }
+        0x06 => "TTL expired (0x06; the server did not answer the proxy in time)",
+        0x07 => "command not supported (0x07; the proxy does not allow CONNECT)",
+        0x08 => {
+            "address type not supported (0x08; try socks5h:// to send the name, or socks5:// to send an address)"
+        }
+        other => return format!("unknown reply code {other:#04x}"),
+    };
+    text.to_owned()
+}
+
+fn socks_methods_hint(offered_password: bool) -> &'static str {
+    if offered_password {
+        "accepts neither username/password nor no authentication (it wants a method wsvia does not support, such as GSSAPI)"
+    } else {
+        "requires authentication; give credentials with --proxy-user USER:PASS or in the proxy URL (socks5://user:pass@host:port)"
+    }
+}
+
+/// The failure in words, with the proxy's own flags in the hint.
+fn proxy_tls_text(failure: &TlsFailure) -> String {
+    match failure {
+        TlsFailure::UnknownIssuer => "certificate signed by an unknown issuer (give its CA with --proxy-cacert, or --proxy-insecure to skip the check)".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 fn offered_list(offered: &[String]) -> String {
@@ -348,13 +458,15 @@ impl Error {
             | Error::InvalidProxy(_)
             | Error::UnsupportedProxy { .. }
             | Error::InvalidHeader { .. }
+            | Error::InvalidCredentials { .. }
             | Error::CaFile { .. } => ErrorKind::Usage,
             Error::Resolve { .. } => ErrorKind::Resolve,
             Error::ProxyUnreachable { .. } => ErrorKind::ProxyUnreachable,
             Error::ProxyTls { .. } => ErrorKind::ProxyTls,
             Error::ProxyAuthRequired { .. } => ErrorKind::ProxyAuthRequired,
             Error::ProxyAuthRejected { .. } => ErrorKind::ProxyAuthRejected,
-            Error::ProxyRefused { .. } => ErrorKind::ProxyRefused,
+            Error::ProxyRefused { .. } | Error::SocksRefused { .. } => ErrorKind::ProxyRefused,
+            Error::SocksAuthRequired { .. } => ErrorKind::ProxyAuthRequired,
             Error::ProxyProtocol { .. } => ErrorKind::ProxyProtocol,
             Error::TargetUnreachable { .. } => ErrorKind::TargetUnreachable,
             Error::TargetTls { .. } => ErrorKind::TargetTls,
@@ -362,6 +474,97 @@ impl Error {
             Error::Handshake { .. } => ErrorKind::Handshake,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io(_) => ErrorKind::Io,
+            Error::AllRoutesFailed { attempts } => match attempts.last() {
+                Some(last) => last.error.kind(),
+                None => ErrorKind::Io,
+            },
+        }
+    }
+
+    /// Whether the next proxy of a list should be tried after this error: the proxy
+    /// (or, for `DIRECT`, the way to the server) failed, rather than answered.
+    ///
+    /// Fail over: unreachable, unresolvable, TLS with the proxy, protocol errors,
+    /// timeouts before the tunnel is open, `502`/`503`/`504` from an HTTP proxy, and
+    /// SOCKS replies other than "not allowed by ruleset". Do not: `407` (credentials
+    /// missing or rejected), `403` and other refusals, and everything after the tunnel
+    /// is open (the server's TLS, the upgrade): those are answers another proxy would
+    /// repeat.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia::Error;
+    /// let busy = Error::ProxyRefused {
+    ///     proxy: "http://p:3128".into(), status: 503, reason: "Service Unavailable".into(),
+    ///     retry_after: None, detail: None,
+    /// };
+    /// assert!(busy.fails_over());
+    /// let denied = Error::ProxyRefused {
+    ///     proxy: "http://p:3128".into(), status: 403, reason: "Forbidden".into(),
+    ///     retry_after: None, detail: None,
+    /// };
+    /// assert!(!denied.fails_over());
+    /// ```
+    pub fn fails_over(&self) -> bool {
+        match self {
+            Error::Resolve { .. }
+            | Error::ProxyUnreachable { .. }
+            | Error::ProxyTls { .. }
+            | Error::ProxyProtocol { .. }
+            | Error::TargetUnreachable { .. }
+            | Error::Io(_) => true,
+            Error::Timeout { phase } => matches!(
+                phase,
+                Phase::Resolve | Phase::Tcp | Phase::ProxyTls | Phase::Tunnel
+            ),
+            Error::ProxyRefused { status, .. } => matches!(status, 502..=504),
+            Error::SocksRefused { code, .. } => *code != 0x02,
+            _ => false,
+        }
+    }
+
+    /// Whether trying again later, unchanged, may work: the proxy or server is down,
+    /// busy or restarting (`--reconnect` retries these). Usage errors, authentication,
+    /// refusals such as `403`, and certificate problems are not transient.
+    ///
+    /// # Examples
+    /// ```
+    /// let e = wsvia::Error::Timeout { phase: wsvia::Phase::Upgrade };
+    /// assert!(e.is_transient());
+    /// let e = wsvia::Error::UpgradeRefused { status: 404, reason: "Not Found".into() };
+    /// assert!(!e.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Timeout { .. } => true,
+            Error::UpgradeRefused { status, .. } => matches!(status, 502..=504),
+            Error::SocksRefused { code, .. } => !matches!(code, 0x02 | 0x07 | 0x08),
+            Error::AllRoutesFailed { attempts } => {
+                attempts.last().is_some_and(|a| a.error.is_transient())
+            }
+            _ => self.fails_over(),
+        }
+    }
+
+    /// How long the proxy asked us to wait (`Retry-After` in seconds on its refusal).
+    ///
+    /// # Examples
+    /// ```
+    /// let e = wsvia::Error::ProxyRefused {
+    ///     proxy: "http://p:3128".into(), status: 503, reason: "Service Unavailable".into(),
+    ///     retry_after: Some("2".into()), detail: None,
+    /// };
+    /// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(2)));
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::ProxyRefused { retry_after, .. } => retry_after
+                .as_deref()
+                .and_then(wsvia_core::backoff::parse_retry_after),
+            Error::AllRoutesFailed { attempts } => {
+                attempts.iter().filter_map(|a| a.error.retry_after()).max()
+            }
+            _ => None,
         }
     }
 }

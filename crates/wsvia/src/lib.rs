@@ -1,9 +1,10 @@
 //! Open WebSockets through the proxies that stand between users and servers.
 //!
 //! `ws://` and `wss://`, direct or through HTTP CONNECT proxies (`http://` and `https://`
-//! proxy URLs), with proxy authentication (Basic, Digest), proxy selection from
-//! `HTTP_PROXY`-style variables and `NO_PROXY` as curl reads them, and the target's
-//! certificate checked inside the tunnel. The result is a tokio-tungstenite
+//! proxy URLs) and SOCKS5 proxies (`socks5://`, `socks5h://`), with proxy authentication
+//! (Basic, Digest, SOCKS5 username/password), proxy selection from `HTTP_PROXY`-style
+//! variables and `NO_PROXY` as curl reads them, failover along a proxy list, and the
+//! target's certificate checked inside the tunnel. The result is a tokio-tungstenite
 //! [`WebSocketStream`](tokio_tungstenite::WebSocketStream).
 //!
 //! # Layout
@@ -13,7 +14,8 @@
 //! - [`observe`]: [`Event`] and [`Observer`], for `-v` and `--trace`.
 //! - [`error`]: [`Error`], sorted by phase and fault.
 //! - [`http1`]: hyper client connections over a [`Stream`] and upgrades (also used by the gateway).
-//! - `dial`, `tunnel`, `upgrade` (private): TCP, HTTP CONNECT, the WebSocket upgrade.
+//! - `dial`, `tunnel`, `socks`, `upgrade` (private): TCP, HTTP CONNECT, SOCKS5, the
+//!   WebSocket upgrade.
 //!
 //! # Examples
 //! ```no_run
@@ -32,12 +34,15 @@ mod dial;
 pub mod error;
 pub mod http1;
 pub mod observe;
+mod socks;
 pub mod stream;
 pub mod tls;
 mod tunnel;
 mod upgrade;
 
-pub use client::{Client, ClientBuilder, Connection, DEFAULT_MAX_MESSAGE_SIZE};
+pub use client::{
+    Client, ClientBuilder, Connection, DEFAULT_FAILED_PROXY_SKIP, DEFAULT_MAX_MESSAGE_SIZE,
+};
 pub use error::{Error, ErrorKind, Peer, Phase, Result, TlsFailure};
 pub use observe::{Event, Observer};
 pub use stream::{Io, Stream};

@@ -5,10 +5,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use wsvia_core::Selection;
+use wsvia_core::{ProxyChoice, Selection};
 
-use crate::error::Peer;
+use crate::error::{Error, Peer};
 
 /// One step of opening a connection.
 ///
@@ -20,8 +21,50 @@ use crate::error::Peer;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// The route was chosen: which proxy (or none) and why.
+    /// The route was chosen: which proxies (or none), in which order, and why.
     Route(&'a Selection),
+    /// A proxy that failed recently is moved to the end of the list (tried only when
+    /// the others fail too).
+    Deferred {
+        /// The proxy.
+        via: &'a ProxyChoice,
+        /// How long ago it failed.
+        failed_ago: Duration,
+        /// How long it stays at the end of the list.
+        remaining: Duration,
+    },
+    /// One route of a list is tried (only reported when the list has several).
+    Trying {
+        /// The proxy, or `DIRECT`.
+        via: &'a ProxyChoice,
+        /// 1-based position in the order tried.
+        attempt: usize,
+        /// How many routes there are.
+        of: usize,
+    },
+    /// A route of a list failed (only reported when the list has several).
+    Failed {
+        /// The proxy, or `DIRECT`.
+        via: &'a ProxyChoice,
+        /// Why.
+        error: &'a Error,
+        /// Whether the next route will be tried.
+        next: bool,
+    },
+    /// The server is reachable: the tunnel is open, or the direct connection.
+    Reached {
+        /// The proxy used, or `DIRECT`.
+        via: &'a ProxyChoice,
+    },
+    /// A SOCKS5 `CONNECT` request is sent.
+    SocksConnect {
+        /// The address or name asked for, `host:port`.
+        target: &'a str,
+        /// `true` for socks5h:// (the proxy resolves the name).
+        by_name: bool,
+        /// Whether username/password authentication is offered.
+        password: bool,
+    },
     /// A TCP connection is open.
     Connected {
         /// Proxy or server.
@@ -60,10 +103,61 @@ pub enum Event<'a> {
 impl fmt::Display for Event<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Route(sel) => match &sel.proxy {
-                Some(proxy) => write!(f, "* proxy {proxy}: {}", sel.reason),
-                None => write!(f, "* direct: {}", sel.reason),
+            Event::Route(sel) => match sel.choices.as_slice() {
+                [ProxyChoice::Proxy(proxy)] => write!(f, "* proxy {proxy}: {}", sel.reason),
+                [] | [ProxyChoice::Direct] => write!(f, "* direct: {}", sel.reason),
+                list => {
+                    let names: Vec<String> = list.iter().map(ToString::to_string).collect();
+                    write!(
+                        f,
+                        "* {} routes to try in order: {} ({})",
+                        list.len(),
+                        names.join(", "),
+                        sel.reason
+                    )
+                }
             },
+            Event::Deferred {
+                via,
+                failed_ago,
+                remaining,
+            } => write!(
+                f,
+                "* {via} failed {} s ago: trying it last for another {} s",
+                failed_ago.as_secs(),
+                remaining.as_secs().max(1)
+            ),
+            Event::Trying { via, attempt, of } => write!(f, "* trying {via} ({attempt} of {of})"),
+            Event::Failed { via, error, next } => {
+                let then = match (next, error.fails_over()) {
+                    (true, _) => "; trying the next",
+                    (false, false) => "; not trying others: that is the proxy's answer",
+                    (false, true) => "",
+                };
+                write!(f, "* {via} failed: {error}{then}")
+            }
+            Event::Reached { via } => match via {
+                ProxyChoice::Direct => f.write_str("* reached the server directly"),
+                ProxyChoice::Proxy(proxy) => write!(f, "* reached the server through {proxy}"),
+            },
+            Event::SocksConnect {
+                target,
+                by_name,
+                password,
+            } => write!(
+                f,
+                "* SOCKS5 CONNECT {target} ({}{})",
+                if *by_name {
+                    "the proxy resolves the name"
+                } else {
+                    "address resolved here"
+                },
+                if *password {
+                    "; offering username/password"
+                } else {
+                    ""
+                }
+            ),
             Event::Connected { peer, addr } => write!(f, "* connected to {peer} {addr}"),
             Event::TlsEstablished { peer, name } => {
                 write!(f, "* TLS with {peer} {name} established")

@@ -1,9 +1,9 @@
 //! The server side of the WebSocket opening handshake (RFC 6455 §4.2): checking a client's
-//! upgrade request, and building the `101` the gateway answers with.
+//! upgrade request, and building the `101` the gateway and the echo server answer with.
 
+use crate::http::{Body, empty, text};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use wsvia_server::http::{Body, empty, text};
 
 /// What a valid upgrade request offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
