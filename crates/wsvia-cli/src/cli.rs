@@ -59,6 +59,11 @@ pub struct ConnectArgs {
     #[arg(short = 'x', long, value_name = "URL[,URL…]")]
     pub proxy: Option<String>,
 
+    /// Choose proxies with this PAC file's FindProxyForURL (used when --proxy is not
+    /// given; before the environment variables). Its answer is a list tried in order.
+    #[arg(long, value_name = "FILE")]
+    pub proxy_pac: Option<PathBuf>,
+
     /// Seconds a proxy of a list that failed is tried last when connecting again
     /// (--reconnect) (default 30; 0: never).
     #[arg(long, value_name = "SECS")]

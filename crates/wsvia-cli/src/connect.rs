@@ -180,6 +180,13 @@ fn build_client(args: &ConnectArgs) -> Result<Client, wsvia::Error> {
     if let Some(proxy) = &args.proxy {
         b = b.proxy(proxy.clone());
     }
+    if let Some(path) = &args.proxy_pac {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| wsvia::Error::Pac(format!("cannot read {}: {e}", path.display())))?;
+        let script = wsvia_pac::PacScript::new(source)
+            .map_err(|e| wsvia::Error::Pac(format!("{}: {e}", path.display())))?;
+        b = b.proxy_pac(script);
+    }
     if let Some(secs) = args.failed_proxy_skip {
         b = b.failed_proxy_skip(seconds(secs, "--failed-proxy-skip")?);
     }

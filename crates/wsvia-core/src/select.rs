@@ -437,6 +437,35 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The route a PAC answer gives: its entries in order, as proxy URLs or `DIRECT`.
+    ///
+    /// # Errors
+    /// When an entry is not a usable proxy URL.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_core::Selection;
+    /// let s = Selection::from_pac("PROXY p:3128; DIRECT", &["http://p:3128", "DIRECT"]).unwrap();
+    /// assert_eq!(s.choices.len(), 2);
+    /// ```
+    pub fn from_pac(answer: &str, entries: &[&str]) -> Result<Selection, ProxyUrlError> {
+        let choices = entries
+            .iter()
+            .map(|e| ProxyChoice::parse(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        if choices.is_empty() {
+            return Ok(Selection::direct(SelectionReason::Pac {
+                answer: answer.to_owned(),
+            }));
+        }
+        Ok(Selection {
+            choices,
+            reason: SelectionReason::Pac {
+                answer: answer.to_owned(),
+            },
+        })
+    }
+
     fn direct(reason: SelectionReason) -> Self {
         Selection {
             choices: vec![ProxyChoice::Direct],
@@ -501,12 +530,23 @@ pub enum SelectionReason {
     },
     /// Neither `--proxy` nor any proxy variable for the scheme was set.
     NoEnv,
+    /// A PAC file's `FindProxyForURL` answered this.
+    Pac {
+        /// The answer as the script returned it, e.g. `PROXY p:3128; DIRECT`.
+        answer: String,
+    },
 }
 
 impl fmt::Display for SelectionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SelectionReason::ExplicitFlag => f.write_str("proxy from --proxy"),
+            SelectionReason::Pac { answer } => {
+                write!(
+                    f,
+                    "proxy list from the PAC file: FindProxyForURL answered {answer:?}"
+                )
+            }
             SelectionReason::ExplicitNone => f.write_str("no proxy: --proxy \"\" disables proxies"),
             SelectionReason::EnvVar { name } => {
                 write!(f, "proxy from environment variable {name}")

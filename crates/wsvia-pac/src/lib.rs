@@ -163,15 +163,29 @@ impl PacScript {
     /// # Examples
     /// See the crate documentation.
     pub fn find_proxy(&self, url: &str, host: &str) -> Result<Vec<PacEntry>, PacError> {
-        let answer = self.with_function(|f| {
-            f.call::<_, String>((url, host))
-                .map_err(|e| PacError::Eval(e.to_string()))
-        })?;
+        let answer = self.evaluate(url, host)?;
         let entries = parse_result(&answer);
         if entries.is_empty() {
             return Err(PacError::Empty(answer));
         }
         Ok(entries)
+    }
+
+    /// The raw answer of `FindProxyForURL(url, host)`, e.g. `"PROXY p:3128; DIRECT"`.
+    ///
+    /// # Errors
+    /// A [`PacError`] naming what failed.
+    ///
+    /// # Examples
+    /// ```
+    /// let pac = wsvia_pac::PacScript::new("function FindProxyForURL(u, h) { return 'DIRECT'; }").unwrap();
+    /// assert_eq!(pac.evaluate("ws://h/", "h").unwrap(), "DIRECT");
+    /// ```
+    pub fn evaluate(&self, url: &str, host: &str) -> Result<String, PacError> {
+        self.with_function(|f| {
+            f.call::<_, String>((url, host))
+                .map_err(|e| PacError::Eval(e.to_string()))
+        })
     }
 
     fn with_function<T>(

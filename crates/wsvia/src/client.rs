@@ -85,6 +85,7 @@ enum ProxySource {
 pub struct ClientBuilder {
     source: ProxySource,
     explicit_proxy: Option<Vec<String>>,
+    pac: Option<wsvia_pac::PacScript>,
     failed_proxy_skip: Duration,
     no_proxy: Option<String>,
     proxy_credentials: Option<Credentials>,
@@ -106,6 +107,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             source: ProxySource::Environment,
             explicit_proxy: None,
+            pac: None,
             failed_proxy_skip: DEFAULT_FAILED_PROXY_SKIP,
             no_proxy: None,
             proxy_credentials: None,
@@ -367,6 +369,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Choose proxies with a PAC file's `FindProxyForURL` (after `--proxy`, before the
+    /// environment); its answer is a list tried in order, as browsers do.
+    ///
+    /// # Examples
+    /// ```
+    /// let pac = wsvia_pac::PacScript::new("function FindProxyForURL(u, h) { return 'DIRECT'; }").unwrap();
+    /// let b = wsvia::Client::builder().proxy_pac(pac);
+    /// # drop(b);
+    /// ```
+    pub fn proxy_pac(mut self, script: wsvia_pac::PacScript) -> Self {
+        self.pac = Some(script);
+        self
+    }
+
     /// Check the options and build the client (loads CA files and system roots once).
     ///
     /// # Errors
@@ -382,12 +398,19 @@ impl ClientBuilder {
             ProxySource::Snapshot(env) => env,
         };
         let mut selector = ProxySelector::new(env).no_proxy_override(self.no_proxy);
+        // An explicit proxy wins over PAC, which wins over the environment.
+        let pac = if self.explicit_proxy.is_some() {
+            None
+        } else {
+            self.pac
+        };
         if let Some(entries) = self.explicit_proxy {
             selector = selector.explicit_proxies(entries);
         }
         Ok(Client {
             inner: Arc::new(Inner {
                 selector,
+                pac,
                 proxy_credentials: self.proxy_credentials,
                 proxy_basic_upfront: self.proxy_basic_upfront,
                 proxy_headers: parse_headers(&self.proxy_headers)?,
@@ -431,6 +454,7 @@ pub struct Client {
 
 struct Inner {
     selector: ProxySelector,
+    pac: Option<wsvia_pac::PacScript>,
     proxy_credentials: Option<Credentials>,
     proxy_basic_upfront: bool,
     proxy_headers: HeaderMap,
@@ -526,7 +550,10 @@ impl Client {
         let inner = &*self.inner;
         let url = parse_url(url)?;
         let target = target_of(&url)?;
-        let route = inner.selector.select(&target)?;
+        let route = match &inner.pac {
+            Some(pac) => pac_route(pac, url.as_str(), &target.host).await?,
+            None => inner.selector.select(&target)?,
+        };
         inner.emit(&Event::Route(&route));
         let (via, stream, deadline) = inner.reach(&route, &target).await?;
         let stream = match target.scheme {
@@ -760,6 +787,29 @@ impl Inner {
         });
         Ok(tls)
     }
+}
+
+/// Ask the PAC file for the route (off the async workers: it may resolve names).
+async fn pac_route(pac: &wsvia_pac::PacScript, url: &str, host: &str) -> Result<Selection, Error> {
+    let (pac, url, host) = (pac.clone(), url.to_owned(), host.to_owned());
+    let answer = tokio::task::spawn_blocking(move || pac.evaluate(&url, &host))
+        .await
+        .map_err(|e| Error::Pac(e.to_string()))?
+        .map_err(|e| Error::Pac(e.to_string()))?;
+    let urls: Vec<Option<String>> = wsvia_pac::parse_result(&answer)
+        .iter()
+        .map(|entry| entry.to_proxy_url())
+        .collect();
+    if urls.is_empty() {
+        return Err(Error::Pac(format!(
+            "FindProxyForURL answered {answer:?}, which names no proxy and no DIRECT"
+        )));
+    }
+    let entries: Vec<&str> = urls
+        .iter()
+        .map(|u| u.as_deref().unwrap_or("DIRECT"))
+        .collect();
+    Ok(Selection::from_pac(&answer, &entries)?)
 }
 
 /// Run `fut` until the deadline; on expiry the error names `phase`.

@@ -182,6 +182,9 @@ pub enum Error {
     /// The proxy URL (from a flag or an environment variable) cannot be used.
     #[error("invalid proxy: {0}")]
     InvalidProxy(#[from] wsvia_core::ProxyUrlError),
+    /// The PAC file failed when asked for this URL.
+    #[error("PAC: {0} (fix the PAC file, or give --proxy)")]
+    Pac(String),
     /// The proxy scheme is understood but not supported by this build.
     #[error(
         "proxy scheme {scheme} is not supported (use http://, https://, socks5:// or socks5h://)"
@@ -456,6 +459,7 @@ impl Error {
         match self {
             Error::InvalidUrl { .. }
             | Error::InvalidProxy(_)
+            | Error::Pac(_)
             | Error::UnsupportedProxy { .. }
             | Error::InvalidHeader { .. }
             | Error::InvalidCredentials { .. }
