@@ -121,6 +121,40 @@ fn squid_digest_auth_is_answered_when_offered() {
 }
 
 #[test]
+fn squid_ntlm_runs_the_three_message_exchange_on_one_connection() {
+    // squid's ntlm_fake_auth parses every message and accepts any user; the NTLMv2
+    // computation itself is checked against MS-NLMP's vectors in the library's unit tests.
+    let squid = Squid::start(&SquidOptions {
+        ntlm_fake: true,
+        basic_users: user("alice", "secret"),
+        ..Default::default()
+    });
+    for run in carry_all(&["-x", &squid.url(), "-U", "CORP\\alice:secret", "-v"]) {
+        assert!(
+            run.stderr.contains("answering the proxy's NTLM challenge"),
+            "{run:#?}"
+        );
+        assert_eq!(
+            run.stderr
+                .matches("> Proxy-Authorization: NTLM <redacted>")
+                .count(),
+            2,
+            "{run:#?}"
+        );
+        assert_eq!(
+            run.stderr.matches("connected to proxy").count(),
+            1,
+            "one connection: {run:#?}"
+        );
+    }
+    assert!(
+        squid.wait_for_log("alice", std::time::Duration::from_secs(5)),
+        "{}",
+        squid.access_log()
+    );
+}
+
+#[test]
 fn tinyproxy_http10_200_with_a_header_carries_ws_and_wss() {
     let tiny = Tinyproxy::start(&TinyproxyOptions::default());
     for run in carry_all(&["-x", &tiny.url()]) {

@@ -30,6 +30,9 @@ pub struct SquidOptions {
     pub digest_users: Vec<(String, String)>,
     /// Deny every request with 403 (`http_access deny all`).
     pub deny_all: bool,
+    /// Ask for NTLM, checked by squid's `ntlm_fake_auth` helper (it runs the whole
+    /// three-message exchange and accepts any user).
+    pub ntlm_fake: bool,
     /// Accept TLS from clients with this certificate (`https_port` instead of
     /// `http_port`): the proxy URL becomes `https://127.0.0.1:PORT`.
     pub https: Option<ServerCert>,
@@ -166,6 +169,14 @@ fn config(dir: &Path, port: u16, options: &SquidOptions) -> String {
     let _ = writeln!(c, "access_log stdio:{d}/access.log");
     let _ = writeln!(c, "cache_log {d}/cache.log");
     let _ = writeln!(c, "coredump_dir {d}");
+    if options.ntlm_fake {
+        let _ = writeln!(
+            c,
+            "auth_param ntlm program {}",
+            require("/usr/lib/squid/ntlm_fake_auth", INSTALL).display()
+        );
+        let _ = writeln!(c, "auth_param ntlm children 2");
+    }
     if !options.digest_users.is_empty() {
         let file = digest_file(dir, &options.digest_users);
         let _ = writeln!(
@@ -189,7 +200,10 @@ fn config(dir: &Path, port: u16, options: &SquidOptions) -> String {
     }
     if options.deny_all {
         let _ = writeln!(c, "http_access deny all");
-    } else if options.basic_users.is_empty() && options.digest_users.is_empty() {
+    } else if options.basic_users.is_empty()
+        && options.digest_users.is_empty()
+        && !options.ntlm_fake
+    {
         let _ = writeln!(c, "http_access allow loopback");
     } else {
         let _ = writeln!(c, "acl authenticated proxy_auth REQUIRED");

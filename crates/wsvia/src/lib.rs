@@ -33,6 +33,7 @@ pub mod client;
 mod dial;
 pub mod error;
 pub mod http1;
+mod ntlm;
 pub mod observe;
 mod socks;
 pub mod stream;

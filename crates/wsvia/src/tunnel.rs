@@ -17,14 +17,16 @@ use wsvia_core::digest::{DigestChallenge, DigestRequest, authorization};
 
 use crate::error::{Error, Peer};
 use crate::http1::{self, reason_phrase, status_line};
+use crate::ntlm;
 use crate::observe::{Event, Observer, render_head};
 use crate::stream::Stream;
 
 /// At most this many requests per tunnel: the first, a Digest answer, a stale-nonce retry.
-const MAX_ROUNDS: usize = 3;
+/// NTLM needs the most: Basic up front, 407, Negotiate, 407 with the challenge, Authenticate.
+const MAX_ROUNDS: usize = 4;
 
 /// Schemes we can answer, strongest first.
-const SUPPORTED_SCHEMES: &[&str] = &["Digest", "Basic"];
+const SUPPORTED_SCHEMES: &[&str] = &["NTLM", "Digest", "Basic"];
 
 /// A 407 body larger than this is not read; the connection is dropped instead.
 const MAX_CHALLENGE_BODY: usize = 1 << 20;
@@ -47,7 +49,14 @@ pub(crate) struct TunnelRequest<'a> {
 enum Answer {
     None,
     Basic(HeaderValue),
-    Digest { challenge: DigestChallenge, nc: u32 },
+    Digest {
+        challenge: DigestChallenge,
+        nc: u32,
+    },
+    /// NTLM's first message; the proxy answers with its challenge on the same connection.
+    NtlmNegotiate(HeaderValue),
+    /// NTLM's last message, the answer to the challenge.
+    NtlmAuthenticate(HeaderValue),
 }
 
 /// Open a tunnel through the proxy. `dial` opens a fresh connection to the proxy
@@ -75,6 +84,14 @@ where
                 s
             }
             None => {
+                // NTLM authenticates a connection: its answer is worthless on a new one.
+                if matches!(answer, Answer::NtlmAuthenticate(_)) {
+                    return Err(Error::ProxyProtocol {
+                        proxy: req.proxy_label.to_owned(),
+                        detail: "it closed the connection in the middle of NTLM authentication"
+                            .into(),
+                    });
+                }
                 if round > 0 {
                     trace(
                         req,
@@ -157,7 +174,7 @@ fn build_request(
         .header(header::USER_AGENT, req.user_agent);
     match answer {
         Answer::None => {}
-        Answer::Basic(value) => {
+        Answer::Basic(value) | Answer::NtlmNegotiate(value) | Answer::NtlmAuthenticate(value) => {
             builder = builder.header(header::PROXY_AUTHORIZATION, value.clone())
         }
         Answer::Digest { challenge, nc } => {
@@ -216,6 +233,35 @@ fn next_answer(
             offered,
         });
     };
+    if chosen.is_scheme("NTLM") {
+        return match (previous, &chosen.token68) {
+            (Answer::NtlmNegotiate(_), Some(challenge)) => {
+                let value = ntlm::authenticate(challenge, creds).map_err(|detail| {
+                    Error::ProxyProtocol {
+                        proxy: req.proxy_label.to_owned(),
+                        detail,
+                    }
+                })?;
+                Ok(Answer::NtlmAuthenticate(header_value(&value)?))
+            }
+            (Answer::NtlmNegotiate(_) | Answer::NtlmAuthenticate(_), _) => {
+                Err(rejected(req, previous))
+            }
+            _ => {
+                trace(
+                    req,
+                    Event::Retrying {
+                        why: "answering the proxy's NTLM challenge".into(),
+                    },
+                );
+                let value = ntlm::negotiate().map_err(|detail| Error::ProxyProtocol {
+                    proxy: req.proxy_label.to_owned(),
+                    detail,
+                })?;
+                Ok(Answer::NtlmNegotiate(header_value(&value)?))
+            }
+        };
+    }
     if chosen.is_scheme("Basic") {
         return match previous {
             Answer::Basic(_) => Err(rejected(req, previous)),
@@ -276,6 +322,7 @@ fn rejected(req: &TunnelRequest<'_>, answer: &Answer) -> Error {
             .unwrap_or_default(),
         scheme: match answer {
             Answer::Digest { .. } => "Digest".into(),
+            Answer::NtlmNegotiate(_) | Answer::NtlmAuthenticate(_) => "NTLM".into(),
             _ => "Basic".into(),
         },
     }
