@@ -36,7 +36,9 @@ pub fn parse_source_ips(text: &str) -> Result<SourceIps, String> {
                     return Err(format!("the range {part:?} runs backwards"));
                 }
                 if (b - a) as usize >= MAX_SOURCE_IPS {
-                    return Err(format!("the range {part:?} is larger than {MAX_SOURCE_IPS}"));
+                    return Err(format!(
+                        "the range {part:?} is larger than {MAX_SOURCE_IPS}"
+                    ));
                 }
                 out.extend((a..=b).map(|n| IpAddr::V4(Ipv4Addr::from(n))));
             }
@@ -107,7 +109,13 @@ mod tests {
         let ips = parse_source_ips("127.0.0.255-127.0.1.1").unwrap().0;
         assert_eq!(ips.len(), 3, "ranges cross octets");
         assert_eq!(parse_source_ips("::1").unwrap().0.len(), 1);
-        for bad in ["", "127.0.0.9-127.0.0.1", "x", "127.0.0.1-::1", "10.0.0.0-10.1.0.0"] {
+        for bad in [
+            "",
+            "127.0.0.9-127.0.0.1",
+            "x",
+            "127.0.0.1-::1",
+            "10.0.0.0-10.1.0.0",
+        ] {
             assert!(parse_source_ips(bad).is_err(), "{bad}");
         }
     }

@@ -90,7 +90,7 @@ pub struct TargetArgs {
 pub struct SourceIps(pub Vec<IpAddr>);
 
 /// How long a scenario runs.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize)]
 pub struct Timing {
     /// Seconds measured (after the warm-up).
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]

@@ -87,7 +87,11 @@ impl Dialer {
     /// # Errors
     /// As [`Dialer::new`].
     pub fn from_args(t: &TargetArgs, read_buffer: usize) -> Result<Dialer, Error> {
-        let ips = t.source_ips.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+        let ips = t
+            .source_ips
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
         Dialer::new(t.urls.clone(), t.proxy.clone(), &ips, read_buffer)
     }
 
@@ -106,7 +110,7 @@ impl Dialer {
                 Some(p) => format!("{url} via {p}"),
                 None => url.clone(),
             },
-            source,
+            source: Box::new(source),
         })?;
         // The library's WebSocket has not read a byte yet (the upgrade's leftovers live in
         // the stream), so it can be rebuilt with this scenario's buffer size: tungstenite

@@ -51,7 +51,7 @@ pub enum Error {
         url: String,
         /// The client library's error.
         #[source]
-        source: wsvia::Error,
+        source: Box<wsvia::Error>,
     },
     /// A local operation failed (files, /proc, spawning).
     #[error("{what}: {source}")]

@@ -81,7 +81,12 @@ pub async fn bulk(a: &BulkArgs) -> Result<RunReport, Error> {
 pub async fn echo(a: &EchoArgs) -> Result<RunReport, Error> {
     let dialer = Arc::new(Dialer::from_args(&a.target, a.read_buffer)?);
     let plan = FlowPlan {
-        scenario: if a.rate.is_some() { "echo-rate" } else { "echo" }.into(),
+        scenario: if a.rate.is_some() {
+            "echo-rate"
+        } else {
+            "echo"
+        }
+        .into(),
         label: a.target.label.clone().unwrap_or_else(|| dialer.label()),
         connections: a.connections,
         size: a.size,
@@ -140,7 +145,9 @@ pub async fn flow(dialer: Arc<Dialer>, plan: &FlowPlan, watch: Watch) -> Result<
     }
     let opened = open_all(&dialer, plan.connections, plan.connect_concurrency).await;
     if opened.sockets.is_empty() {
-        return Err(opened.first_error.unwrap_or_else(|| Error::Config("no connection".into())));
+        return Err(opened
+            .first_error
+            .unwrap_or_else(|| Error::Config("no connection".into())));
     }
     let start = Instant::now();
     let warm_end = start + secs(plan.timing.warmup);
@@ -296,7 +303,9 @@ pub async fn hold(
     let opened = open_all(&dialer, n, concurrency).await;
     let open_seconds = t0.elapsed().as_secs_f64();
     if opened.sockets.is_empty() && n > 0 {
-        return Err(opened.first_error.unwrap_or_else(|| Error::Config("no connection".into())));
+        return Err(opened
+            .first_error
+            .unwrap_or_else(|| Error::Config("no connection".into())));
     }
     tokio::time::sleep(settle).await;
     let idle_rss = rss();
@@ -606,7 +615,7 @@ async fn sample_window(
         (
             watch.echo.and_then(procfs::cpu_seconds),
             watch.proxy.and_then(procfs::cpu_seconds),
-            procfs::cpu_seconds(me),
+            procfs::own_cpu_seconds(me),
         )
     };
     let mut first = None;
@@ -622,7 +631,11 @@ async fn sample_window(
         let count = live.load(Ordering::Relaxed);
         let dt = (now - last_at).as_secs_f64();
         if dt >= 0.5 {
-            let phase = if now < warm_end { "warm-up" } else { "measuring" };
+            let phase = if now < warm_end {
+                "warm-up"
+            } else {
+                "measuring"
+            };
             bar.set_message(format!(
                 "{phase}: {}/s",
                 crate::stats::num((count - last_count) as f64 / dt)

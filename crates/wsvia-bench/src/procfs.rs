@@ -13,11 +13,14 @@ pub fn tree(pid: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(dir) = fs::read_dir("/proc") {
         for entry in dir.flatten() {
-            let Some(p) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
-            if let Some(ppid) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok()))
-            {
+            if let Some(ppid) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok())) {
                 children.entry(ppid).or_default().push(p);
             }
         }
@@ -36,13 +39,31 @@ pub fn tree(pid: u32) -> Vec<u32> {
 /// VmRSS of `pid` and its descendants, in KiB (`None` when `pid` is gone).
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let own = vm_rss_kib(pid)?;
-    Some(own + tree(pid).iter().skip(1).filter_map(|p| vm_rss_kib(*p)).sum::<u64>())
+    Some(
+        own + tree(pid)
+            .iter()
+            .skip(1)
+            .filter_map(|p| vm_rss_kib(*p))
+            .sum::<u64>(),
+    )
 }
 
 /// User + system CPU seconds of `pid` and its descendants (`None` when `pid` is gone).
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let own = cpu_of(pid)?;
-    Some(own + tree(pid).iter().skip(1).filter_map(|p| cpu_of(*p)).sum::<f64>())
+    Some(
+        own + tree(pid)
+            .iter()
+            .skip(1)
+            .filter_map(|p| cpu_of(*p))
+            .sum::<f64>(),
+    )
+}
+
+/// User + system CPU seconds of `pid` alone, without its children (for our own process,
+/// whose children are the suite's peers).
+pub fn own_cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_of(pid)
 }
 
 /// Raise the soft open-file limit to the hard one, and the hard one too when we may

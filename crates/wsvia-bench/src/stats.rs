@@ -37,7 +37,10 @@ impl Latency {
 
     /// Record one round trip given in microseconds (0 counts as 1).
     pub fn record_us(&mut self, us: u64) {
-        self.0.saturating_record(us.max(1));
+        // `record` grows the histogram; `saturating_record` would clamp to its current top.
+        if self.0.record(us.max(1)).is_err() {
+            self.0.saturating_record(us.max(1));
+        }
     }
 
     /// Add another histogram's counts.
@@ -117,7 +120,11 @@ impl IdleFigures {
 
     /// RSS growth per connection once each carried one message, KiB.
     pub fn kib_per_conn_after_traffic(&self) -> Option<f64> {
-        per_conn(self.rss_before_kib?, self.rss_after_traffic_kib?, self.opened)
+        per_conn(
+            self.rss_before_kib?,
+            self.rss_after_traffic_kib?,
+            self.opened,
+        )
     }
 }
 
@@ -264,12 +271,15 @@ impl Table {
 /// # Examples
 /// ```
 /// assert_eq!(wsvia_bench::stats::num(123456.7), "123,457");
-/// assert_eq!(wsvia_bench::stats::num(42.25), "42.2");
-/// assert_eq!(wsvia_bench::stats::num(0.125), "0.13");
+/// assert_eq!(wsvia_bench::stats::num(42.75), "42.8");
+/// assert_eq!(wsvia_bench::stats::num(0.375), "0.38");
 /// ```
 pub fn num(x: f64) -> String {
     if !x.is_finite() {
         return "–".into();
+    }
+    if x == 0.0 {
+        return "0".into();
     }
     if x.abs() < 10.0 {
         return format!("{x:.2}");
@@ -467,5 +477,6 @@ mod tests {
         assert_eq!(num(-1234.0), "-1,234");
         assert_eq!(num(999.6), "1,000");
         assert_eq!(num(f64::NAN), "–");
+        assert_eq!(num(0.0), "0");
     }
 }

@@ -48,7 +48,7 @@ pub fn draw(bars: &Bars, path: &Path) -> Result<(), Error> {
         .flat_map(|(_, v)| v.iter().flatten())
         .fold(0.0f64, |a, b| a.max(*b));
     let top = if max > 0.0 { max * 1.18 } else { 1.0 };
-    let width = (110 * n as u32 + 120).max(640);
+    let width = (160 * n as u32 + 120).max(640);
     let root = SVGBackend::new(path, (width, 440)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -91,7 +91,10 @@ pub fn draw(bars: &Bars, path: &Path) -> Result<(), Error> {
         let rects = values.iter().enumerate().filter_map(|(i, v)| {
             let v = (*v)?;
             let mut r = Rectangle::new(
-                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), v),
+                ],
                 colour(i).filled(),
             );
             r.set_margin(0, 0, left as u32, right as u32);
@@ -146,8 +149,8 @@ mod tests {
         draw(&bars, &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
-        for name in ["direct", "wsvia-proxy", "squid", "100.0"] {
-            assert!(svg.contains(name), "{name} missing");
+        for name in ["direct", "wsvia-proxy", "squid", "100", "80.0"] {
+            assert!(svg.contains(&format!("\n{name}\n")), "{name} missing");
         }
         let grouped = Bars {
             series: vec![

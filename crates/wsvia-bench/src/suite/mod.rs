@@ -44,6 +44,10 @@ pub struct Settings {
     pub setup_workers: usize,
     /// Warm-up and measured seconds of each run.
     pub timing: Timing,
+    /// The open-file limit every process of the run has (peers inherit ours).
+    pub nofile: u64,
+    /// Idle connections asked for, when the open-file limit forced fewer.
+    pub idle_asked: Option<usize>,
 }
 
 impl Settings {
@@ -53,15 +57,17 @@ impl Settings {
         let mut s = if a.quick {
             Settings {
                 rounds: 1,
-                idle_connections: 1_000,
+                idle_connections: 500,
                 bulk: (2, 1 << 20, 2),
                 echo: (100, 64),
                 echo_rate: 2_000.0,
                 setup_workers: 8,
                 timing: Timing {
-                    duration: 1.0,
-                    warmup: 0.3,
+                    duration: 0.8,
+                    warmup: 0.2,
                 },
+                nofile: peers::open_file_limit(),
+                idle_asked: None,
             }
         } else {
             Settings {
@@ -75,6 +81,8 @@ impl Settings {
                     duration: 3.0,
                     warmup: 1.0,
                 },
+                nofile: peers::open_file_limit(),
+                idle_asked: None,
             }
         };
         if let Some(r) = a.rounds {
@@ -88,6 +96,12 @@ impl Settings {
         }
         if let Some(r) = a.echo_rate {
             s.echo_rate = r;
+        }
+        // A proxy holds 2 descriptors per tunnel, within the limit it inherits from us.
+        let cap = peers::max_tunnels().saturating_sub(100);
+        if s.idle_connections > cap {
+            s.idle_asked = Some(s.idle_connections);
+            s.idle_connections = cap;
         }
         s
     }
@@ -119,7 +133,11 @@ pub struct RoundRun {
 /// [`Error::Config`] for unknown targets or scenarios; [`Error::Peer`] when a peer is
 /// missing or does not work.
 pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
-    let targets = pick(&a.targets, &ALL_TARGETS.iter().map(|t| t.0).collect::<Vec<_>>(), "target")?;
+    let targets = pick(
+        &a.targets,
+        &ALL_TARGETS.iter().map(|t| t.0).collect::<Vec<_>>(),
+        "target",
+    )?;
     let scenarios = pick(&a.scenarios, ALL_SCENARIOS, "scenario")?;
     let missing = peers::missing_programs(&targets);
     if !missing.is_empty() {
@@ -129,7 +147,15 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
             peers::INSTALL
         )));
     }
+    crate::procfs::raise_open_file_limit();
     let settings = Settings::from_args(a);
+    if let Some(asked) = settings.idle_asked {
+        eprintln!(
+            "wsvia bench suite: warning: idle runs hold {} connections, not {asked}: the open-file limit is {} \
+             (a proxy needs 2 descriptors per tunnel; raising the hard limit needs CAP_SYS_RESOURCE)",
+            settings.idle_connections, settings.nofile
+        );
+    }
     let wsvia: PathBuf =
         std::env::current_exe().map_err(|e| Error::io("find the wsvia binary", e))?;
     let machine = report::Machine::probe();
@@ -163,7 +189,9 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
     }
     let ips = a.source_ips.0.clone();
     let per_round = scenarios.iter().filter(|s| **s != "idle").count() * started.len();
-    let total = settings.rounds * per_round + if idle_on { started.len() } else { 0 };
+    // Idle measures a proxy's memory: direct has none.
+    let idle_targets: Vec<&Target> = started.iter().filter(|t| t.pid().is_some()).collect();
+    let total = settings.rounds * per_round + if idle_on { idle_targets.len() } else { 0 };
     let mut runs: Vec<RoundRun> = Vec::new();
     let mut n = 0;
     let mut note = |r: &RunReport, round: usize, runs: &mut Vec<RoundRun>| {
@@ -175,7 +203,7 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
         });
     };
     if idle_on {
-        for t in &started {
+        for t in idle_targets {
             let dialer = Arc::new(Dialer::new(t.urls.clone(), t.proxy.clone(), &ips, 4096)?);
             let pids: Vec<u32> = t.pid().into_iter().collect();
             let mut r = load::hold(
@@ -237,7 +265,11 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
     if failed_runs > 0 {
         eprintln!("wsvia bench suite: {failed_runs} runs had failures (see the errors column)");
     }
-    let missed = summary.goals().iter().filter(|g| g.met == Some(false)).count();
+    let missed = summary
+        .goals()
+        .iter()
+        .filter(|g| g.met == Some(false))
+        .count();
     Ok(if failed_runs > 0 || (a.strict && missed > 0) {
         Outcome::Failed
     } else {
@@ -278,7 +310,14 @@ async fn run_one(
             load::flow(Arc::new(d?), &p, watch).await
         }
         "echo-rate" => {
-            let (d, p) = flow("echo-rate", s.echo.0, s.echo.1, 1, Some(s.echo_rate), 16 << 10);
+            let (d, p) = flow(
+                "echo-rate",
+                s.echo.0,
+                s.echo.1,
+                1,
+                Some(s.echo_rate),
+                16 << 10,
+            );
             load::flow(Arc::new(d?), &p, watch).await
         }
         "setup" => {
@@ -336,10 +375,9 @@ fn pick<'a>(asked: &[String], all: &[&'a str], what: &str) -> Result<Vec<&'a str
     }
     let mut out = Vec::new();
     for a in asked {
-        let found = all
-            .iter()
-            .find(|n| **n == a.trim())
-            .ok_or_else(|| Error::Config(format!("unknown {what} {a:?}; known: {}", all.join(", "))))?;
+        let found = all.iter().find(|n| **n == a.trim()).ok_or_else(|| {
+            Error::Config(format!("unknown {what} {a:?}; known: {}", all.join(", ")))
+        })?;
         out.push(*found);
     }
     // Keep the canonical order (direct first), whatever order they were given in.

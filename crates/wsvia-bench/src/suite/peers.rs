@@ -17,7 +17,8 @@ const SQUID_CONF: &str = include_str!("../../../../bench/configs/squid.conf");
 const TINYPROXY_CONF: &str = include_str!("../../../../bench/configs/tinyproxy.conf");
 
 /// The packages the suite's peers come from (Debian 12).
-pub const INSTALL: &str = "apt-get install -y --no-install-recommends nginx-light haproxy squid tinyproxy";
+pub const INSTALL: &str =
+    "apt-get install -y --no-install-recommends nginx-light haproxy squid tinyproxy";
 
 /// How a target is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,12 +246,14 @@ pub fn start_target(name: &str, wsvia: &Path, dir: &Path, echo: &[u16]) -> Resul
     match name {
         "wsvia-proxy" => {
             cmd = Command::new(wsvia);
-            cmd.args(["proxy", "--listen", &listen, "--grace", "0"]);
+            cmd.args(["proxy", "--listen", &listen, "--grace", "0.1"]);
         }
         "wsvia-gateway-frames" | "wsvia-gateway-passthrough" => {
             let mode = name.trim_start_matches("wsvia-gateway-");
             cmd = Command::new(wsvia);
-            cmd.args(["gateway", "--listen", &listen, "--mode", mode, "--grace", "0"]);
+            cmd.args([
+                "gateway", "--listen", &listen, "--mode", mode, "--grace", "0.1",
+            ]);
             for (i, p) in echo.iter().enumerate() {
                 cmd.arg("--route").arg(format!("/e{i}=ws://127.0.0.1:{p}/"));
             }
@@ -301,9 +304,14 @@ pub fn start_target(name: &str, wsvia: &Path, dir: &Path, echo: &[u16]) -> Resul
     })
 }
 
-/// Fill a configuration template: `{port}`, `{dir}`, and the lines between
-/// `{each_echo}` and `{end_each}` once per echo server with `{i}` and `{echo_port}`.
+/// Fill a configuration template: `{port}`, `{dir}`, `{nofile}` (our open-file limit,
+/// which children inherit), `{maxconn}` (connections that fit in it at 2 descriptors
+/// each), `{worker_connections}` (connections of both sides that fit in it), and the
+/// lines between `{each_echo}` and `{end_each}` once per echo server with
+/// `{i}` and `{echo_port}`.
 pub fn fill(template: &str, port: u16, dir: &Path, echo: &[u16]) -> String {
+    let nofile = open_file_limit();
+    let maxconn = nofile.saturating_sub(FD_RESERVE) / 2;
     let mut out = String::new();
     let mut lines = template.lines();
     while let Some(line) = lines.next() {
@@ -330,9 +338,28 @@ pub fn fill(template: &str, port: u16, dir: &Path, echo: &[u16]) -> String {
             "{}",
             line.replace("{port}", &port.to_string())
                 .replace("{dir}", &dir.display().to_string())
+                .replace("{nofile}", &nofile.to_string())
+                .replace("{maxconn}", &maxconn.to_string())
+                .replace(
+                    "{worker_connections}",
+                    &nofile.saturating_sub(FD_RESERVE).to_string(),
+                )
         );
     }
     out
+}
+
+/// Descriptors a proxy keeps for itself (listeners, logs, helpers).
+pub const FD_RESERVE: u64 = 400;
+
+/// The open-file limit this process (and so every peer it starts) has.
+pub fn open_file_limit() -> u64 {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+}
+
+/// How many tunnels a proxy can hold within the open-file limit (2 descriptors each).
+pub fn max_tunnels() -> usize {
+    (open_file_limit().saturating_sub(FD_RESERVE) / 2) as usize
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
@@ -398,7 +425,10 @@ mod tests {
         ] {
             assert!(t.contains("{port}"), "{name}");
             let out = fill(t, 1234, Path::new("/d"), &[5678]);
-            assert!(!out.contains('{') || name == "nginx" || name == "haproxy", "{name}: {out}");
+            assert!(
+                !out.contains('{') || name == "nginx" || name == "haproxy",
+                "{name}: {out}"
+            );
             assert!(out.contains("1234"), "{name}");
         }
         let nginx = fill(NGINX_CONF, 1, Path::new("/d"), &[5678, 5679]);
