@@ -115,7 +115,11 @@ impl Dialer {
         // The library's WebSocket has not read a byte yet (the upgrade's leftovers live in
         // the stream), so it can be rebuilt with this scenario's buffer size: tungstenite
         // zero-fills its whole read buffer before every read, 128 KiB by default.
-        let stream = conn.websocket.into_inner();
+        // The load tool offers no compression, so this is always tokio-tungstenite's.
+        let stream = conn
+            .websocket
+            .into_inner()
+            .expect("an uncompressed WebSocket gives its stream back");
         Ok(WebSocketStream::from_raw_socket(stream, Role::Client, Some(self.config)).await)
     }
 

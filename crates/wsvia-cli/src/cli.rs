@@ -32,7 +32,7 @@ pub enum Command {
     Gateway(GatewayArgs),
     /// Run a WebSocket echo server (text back as text, binary as binary).
     #[command(
-        after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
+        after_help = "Examples:\n  wsvia echo\n  wsvia echo --listen 127.0.0.1:0 --no-compress\n  wsvia echo --listen 0.0.0.0:9443 --tls-cert cert.pem --tls-key key.pem"
     )]
     Echo(EchoArgs),
     /// Measure WebSocket throughput, latency, memory and handshakes, direct or through proxies.
@@ -138,6 +138,20 @@ pub struct ConnectArgs {
     /// Send every message received back unchanged (stdin is not read).
     #[arg(long)]
     pub echo: bool,
+
+    /// Offer permessage-deflate compression (RFC 7692); -v says whether the server took it.
+    #[arg(long)]
+    pub compress: bool,
+
+    /// With --compress: ask that no compression context be kept between messages, either
+    /// way (server_ and client_no_context_takeover): less memory, a lower ratio.
+    #[arg(long)]
+    pub no_context_takeover: bool,
+
+    /// With --compress: compression windows of at most 2^BITS bytes, ours and the server's
+    /// (client_ and server_max_window_bits; 9 to 15).
+    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u8).range(9..=15))]
+    pub max_window_bits: Option<u8>,
 
     /// Write the CONNECT and upgrade exchanges to stderr, credentials redacted.
     #[arg(long)]
@@ -351,6 +365,10 @@ pub struct EchoArgs {
     /// The PEM private key for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Decline permessage-deflate: echo uncompressed even to clients that offer it.
+    #[arg(long)]
+    pub no_compress: bool,
 }
 
 #[cfg(test)]
@@ -427,5 +445,36 @@ mod tests {
             panic!("not echo")
         };
         assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
+        assert!(!args.no_compress);
+    }
+
+    #[test]
+    fn compression_flags_parse_and_window_bits_are_checked() {
+        let cli = Cli::try_parse_from([
+            "wsvia",
+            "connect",
+            "--compress",
+            "--no-context-takeover",
+            "--max-window-bits",
+            "10",
+            "ws://h/",
+        ])
+        .unwrap();
+        let Command::Connect(args) = cli.command else {
+            panic!("not connect")
+        };
+        assert!(args.compress && args.no_context_takeover);
+        assert_eq!(args.max_window_bits, Some(10));
+        for bits in ["8", "16", "x"] {
+            let parsed = Cli::try_parse_from([
+                "wsvia",
+                "connect",
+                "--compress",
+                "--max-window-bits",
+                bits,
+                "ws://h/",
+            ]);
+            assert!(parsed.is_err(), "{bits}");
+        }
     }
 }

@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use wsvia::tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wsvia::tokio_tungstenite::tungstenite::{self, Message};
-use wsvia::{Client, ErrorKind, Event, Observer};
+use wsvia::{Client, DeflateOptions, ErrorKind, Event, Observer, WebSocket};
 use wsvia_core::Credentials;
 use wsvia_core::backoff::Backoff;
 
@@ -177,6 +177,19 @@ fn fail(e: &wsvia::Error) -> ExitCode {
 
 fn build_client(args: &ConnectArgs) -> Result<Client, wsvia::Error> {
     let mut b = Client::builder().max_message_size(args.max_message_size);
+    if args.compress {
+        let mut offer = DeflateOptions::default().no_context_takeover(args.no_context_takeover);
+        if let Some(bits) = args.max_window_bits {
+            offer = offer
+                .client_max_window_bits(bits)
+                .server_max_window_bits(bits);
+        }
+        b = b.compression(Some(offer));
+    } else if args.no_context_takeover || args.max_window_bits.is_some() {
+        eprintln!(
+            "wsvia: warning: --no-context-takeover and --max-window-bits do nothing without --compress"
+        );
+    }
     if let Some(proxy) = &args.proxy {
         b = b.proxy(proxy.clone());
     }
@@ -236,14 +249,7 @@ fn seconds(secs: f64, flag: &str) -> Result<Duration, wsvia::Error> {
 }
 
 /// Exchange messages until the close handshake ends or the connection is lost.
-async fn session<S>(
-    mut ws: wsvia::tokio_tungstenite::WebSocketStream<S>,
-    args: &ConnectArgs,
-    input: &mut Input,
-) -> End
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
+async fn session(mut ws: WebSocket, args: &ConnectArgs, input: &mut Input) -> End {
     if let Some(message) = input.pending.take()
         && let Err(e) = ws.send(message.clone()).await
     {
@@ -302,7 +308,7 @@ where
                     Message::Close(frame) => {
                         report_close(frame.as_ref(), args.verbose);
                         come_back = frame.as_ref().and_then(asks_to_come_back);
-                        // tungstenite answers the Close; reading on completes the handshake.
+                        // The WebSocket answers the Close; reading on completes the handshake.
                         close_sent = true;
                         close_received = true;
                     }

@@ -37,6 +37,7 @@ pub async fn run(args: EchoArgs) -> ExitCode {
     let server = EchoServer::new(EchoConfig {
         max_message_size: args.max_message_size,
         tls,
+        compression: !args.no_compress,
     });
     match server.serve(listener, shutdown).await {
         Ok(()) => ExitCode::from(exit_code::OK),

@@ -13,6 +13,7 @@
 //! - [`auth`]: proxy credentials and the `Basic` answer.
 //! - [`backoff`]: reconnect delays (exponential backoff with jitter) and `Retry-After`.
 //! - [`challenge`]: parse `Proxy-Authenticate` / `WWW-Authenticate` challenges (every scheme).
+//! - [`deflate`]: permessage-deflate (RFC 7692) offers, answers and their checks.
 //! - [`digest`]: answer a `Digest` challenge (RFC 7616).
 //! - [`sni`]: peek the server name and ALPN list from a TLS ClientHello.
 //! - [`proxy_protocol`]: encode and decode the PROXY protocol v2 header (HAProxy).
@@ -25,6 +26,7 @@ pub mod acl;
 pub mod auth;
 pub mod backoff;
 pub mod challenge;
+pub mod deflate;
 pub mod digest;
 pub mod no_proxy;
 pub mod proxy_protocol;

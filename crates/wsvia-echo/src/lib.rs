@@ -2,7 +2,9 @@
 //!
 //! Text comes back as text and binary as binary, in order, up to a configurable message
 //! size (16 MiB by default); pings are answered by the WebSocket layer and the close
-//! handshake is completed. Optional TLS makes it a `wss://` server.
+//! handshake is completed. Optional TLS makes it a `wss://` server. A client that offers
+//! permessage-deflate (RFC 7692) gets it, with the parameters it asked for (see
+//! `wsvia_core::deflate::accept_offer`), unless [`EchoConfig::compression`] is off.
 //!
 //! # Layout
 //! - [`EchoServer`], [`EchoConfig`]: serve a bound listener until a shutdown token fires.
@@ -19,15 +21,16 @@ use http::{HeaderValue, Request, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use wsvia::WebSocket;
+use wsvia_core::deflate;
 use wsvia_server::handshake;
 use wsvia_server::http::text;
 
@@ -42,7 +45,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// # Examples
 /// ```
 /// let cfg = wsvia_echo::EchoConfig { max_message_size: 1 << 20, ..Default::default() };
-/// assert!(cfg.tls.is_none());
+/// assert!(cfg.tls.is_none() && cfg.compression);
 /// ```
 #[derive(Clone)]
 pub struct EchoConfig {
@@ -50,6 +53,8 @@ pub struct EchoConfig {
     pub max_message_size: usize,
     /// Serve `wss://` with this TLS configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Accept permessage-deflate when a client offers it (default `true`).
+    pub compression: bool,
 }
 
 impl Default for EchoConfig {
@@ -57,6 +62,7 @@ impl Default for EchoConfig {
         EchoConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             tls: None,
+            compression: true,
         }
     }
 }
@@ -66,6 +72,7 @@ impl std::fmt::Debug for EchoConfig {
         f.debug_struct("EchoConfig")
             .field("max_message_size", &self.max_message_size)
             .field("tls", &self.tls.is_some())
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -179,7 +186,11 @@ where
 {
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_message_size));
+        .max_frame_size(Some(config.max_message_size))
+        // tokio-tungstenite zero-fills its read buffer before each read (128 KiB by
+        // default): 32 KiB keeps small messages cheap and large ones few reads each.
+        .read_buffer_size(32 * 1024);
+    let compression = config.compression;
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shutdown = shutdown.clone();
         async move {
@@ -196,22 +207,30 @@ where
                 Ok(offer) => offer,
                 Err(bad) => return Ok(bad.response()),
             };
+            let deflate = if compression {
+                let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+                deflate::accept_offer(offers.iter().filter_map(|v| v.to_str().ok()))
+            } else {
+                None
+            };
+            // The agreed parameters print as a valid header value (names and digits).
+            let answer = deflate.map(|p| HeaderValue::from_str(&p.to_string()));
+            let answer = answer.and_then(Result::ok);
             let on_upgrade = hyper::upgrade::on(&mut req);
             tokio::spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else {
                     return;
                 };
                 let io = TokioIo::new(upgraded);
-                let mut ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+                let mut ws = WebSocket::from_raw_socket(io, Role::Server, ws_config, deflate).await;
                 if let Err(e) = echo_messages(&mut ws, shutdown).await {
                     tracing::debug!(error = %e, "echo session ended with an error");
                 }
                 // Close the transport too: over TLS this sends close_notify, so the client
                 // sees a clean end rather than a truncated stream.
-                let _ = ws.get_mut().shutdown().await;
+                let _ = ws.shutdown().await;
             });
-            Ok(handshake::switching(&offer, None, None))
+            Ok(handshake::switching(&offer, None, answer.as_ref()))
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()
@@ -222,7 +241,7 @@ where
 
 /// Echo data messages until the close handshake ends or `shutdown` fires.
 async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    ws: &mut WebSocket<S>,
     shutdown: CancellationToken,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     loop {
@@ -264,7 +283,7 @@ async fn echo_messages<S: AsyncRead + AsyncWrite + Unpin>(
 /// A peer broke the protocol: tell it why with the close code RFC 6455 names (1009 too
 /// big, 1007 bad UTF-8, 1002 anything else), then end the session.
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocket<S>,
     e: tokio_tungstenite::tungstenite::Error,
 ) -> tokio_tungstenite::tungstenite::Error {
     use tokio_tungstenite::tungstenite::Error as WsError;
@@ -285,10 +304,10 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     e
 }
 
-/// Queue a data message for echo; control messages are answered by tungstenite itself
+/// Queue a data message for echo; control messages are answered by the WebSocket itself
 /// (Pong for Ping, the closing Close), which it flushes on the next read.
 async fn feed_data<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    ws: &mut WebSocket<S>,
     message: Message,
 ) -> Result<bool, tokio_tungstenite::tungstenite::Error> {
     match message {

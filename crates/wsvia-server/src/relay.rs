@@ -1,8 +1,9 @@
 //! The tunnel relay: join a client and an upstream TCP stream until both directions end.
 //!
-//! Each direction waits for readability without holding a buffer, borrows a 16 KiB buffer
-//! only while bytes are ready, and returns it when the socket runs dry: an idle tunnel
-//! costs its task and two sockets, not 32 KiB of buffers. A side that ends its sending
+//! Each direction waits for readability without holding a buffer; when bytes are ready it
+//! reads them into its worker thread's 64 KiB scratch buffer and writes them on at once,
+//! copying out only what the other socket cannot take yet. An idle tunnel costs its task
+//! and two sockets, no buffer; a busy one allocates nothing per read. A side that ends its sending
 //! (FIN) is passed on as a half-close, so request/response protocols that close one way
 //! still finish. Bytes are counted as they move, so live totals can be read at any time.
 
@@ -23,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::record::CloseReason;
 
-/// Size of the buffer a direction borrows while bytes flow.
-pub const CHUNK: usize = 16 * 1024;
+/// Size of each worker thread's scratch buffer: the most one read moves.
+pub const CHUNK: usize = 64 * 1024;
 
 /// Bytes moved so far, shared with whoever reports on the tunnel.
 ///
@@ -159,6 +160,9 @@ pub async fn relay(
             .down
             .fetch_add(early.down.len() as u64, Ordering::Relaxed);
     }
+    // Early bytes often point into hyper's 8 KiB read buffer: let it go now, not at the
+    // tunnel's end.
+    drop(early);
     let up = pump(
         client,
         upstream,
@@ -222,6 +226,7 @@ where
             .down
             .fetch_add(early.down.len() as u64, Ordering::Relaxed);
     }
+    drop(early);
     let up = pump_io(
         &mut client_rx,
         &mut upstream_tx,
@@ -328,6 +333,51 @@ fn first_end(first: Flow, first_is_up: bool, second: Flow) -> CloseReason {
     }
 }
 
+/// What one read-and-forward step did.
+enum Step {
+    /// `n` bytes read and written.
+    Moved(usize),
+    /// `n` bytes read; the socket took only part: the rest must wait for it.
+    Partly(usize, Vec<u8>),
+    /// Nothing more to read now.
+    Drained,
+    /// The peer ended its sending.
+    Eof,
+    /// Reading failed.
+    ReadFailed,
+    /// Writing failed.
+    WriteFailed,
+}
+
+thread_local! {
+    /// One scratch buffer per worker thread, shared by every tunnel it runs: a step never
+    /// awaits while holding it, so no tunnel keeps a buffer while idle and no step pays
+    /// for allocating or zeroing one.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHUNK]);
+}
+
+/// Read what `from` has ready into the thread's scratch buffer and write it to `to` at
+/// once; only bytes `to` cannot take yet are copied out (the slow path).
+fn step(from: &TcpStream, to: &TcpStream) -> Step {
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        match from.try_read(&mut buf) {
+            Ok(0) => Step::Eof,
+            Ok(n) => match to.try_write(&buf[..n]) {
+                Ok(m) if m == n => Step::Moved(n),
+                Ok(m) => Step::Partly(n, buf[m..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    Step::Partly(n, buf[..n].to_vec())
+                }
+                Err(_) => Step::WriteFailed,
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Moved(0),
+            Err(_) => Step::ReadFailed,
+        }
+    })
+}
+
 /// Copy `from` → `to` until EOF, then half-close `to`.
 async fn pump(
     from: &TcpStream,
@@ -340,25 +390,27 @@ async fn pump(
     let to_side = other(from_side);
     loop {
         from.readable().await.map_err(|_| from_side)?;
-        let mut buf = vec![0u8; CHUNK];
         loop {
-            match from.try_read(&mut buf) {
-                Ok(0) => {
+            let moved = match step(from, to) {
+                Step::Moved(n) => n,
+                Step::Partly(n, rest) => {
+                    write_all(to, &rest).await.map_err(|_| to_side)?;
+                    n
+                }
+                Step::Drained => break,
+                Step::Eof => {
                     let _ = SockRef::from(to).shutdown(Shutdown::Write);
                     return Ok(());
                 }
-                Ok(n) => {
-                    write_all(to, &buf[..n]).await.map_err(|_| to_side)?;
-                    counter.fetch_add(n as u64, Ordering::Relaxed);
-                    let now = start.elapsed().as_millis() as u64;
-                    counters.last_activity_ms.store(now, Ordering::Relaxed);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(from_side),
+                Step::ReadFailed => return Err(from_side),
+                Step::WriteFailed => return Err(to_side),
+            };
+            if moved > 0 {
+                counter.fetch_add(moved as u64, Ordering::Relaxed);
+                let now = start.elapsed().as_millis() as u64;
+                counters.last_activity_ms.store(now, Ordering::Relaxed);
             }
         }
-        // The buffer is dropped here: idle tunnels hold none.
     }
 }
 

@@ -39,7 +39,7 @@ pub use ca::TestCa;
 pub use nginx::Nginx;
 pub use openssl::OpensslServer;
 pub use process::{Spawned, require};
-pub use python::{HttpServer, PythonEcho, WsSession};
+pub use python::{HttpServer, PythonEcho, WsSession, deflate_client};
 pub use socat::{SocatEcho, SocatProxyForward};
 pub use socks::{Microsocks, MicrosocksOptions};
 pub use squid::{Squid, SquidOptions};

@@ -1,5 +1,6 @@
-//! The Python side: the venv `scripts/test` creates, a `websockets` echo server and a
-//! `websockets` client session, and `http.server`.
+//! The Python side: the venv `scripts/test` creates, `websockets` echo servers (one with
+//! chosen permessage-deflate settings), a `websockets` client session and a compressing
+//! client, and `http.server`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -35,21 +36,31 @@ pub struct PythonEcho {
 impl PythonEcho {
     /// Start a plain `ws://` server.
     pub fn start() -> PythonEcho {
-        Self::launch(None)
+        Self::launch("echo_server.py", &[])
     }
 
     /// Start a `wss://` server with this certificate chain and key.
     pub fn start_tls(cert: &Path, key: &Path) -> PythonEcho {
-        Self::launch(Some((cert, key)))
+        let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+        Self::launch("echo_server.py", &["--cert", &cert, "--key", &key])
     }
 
-    fn launch(tls: Option<(&Path, &Path)>) -> PythonEcho {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/echo_server.py");
+    /// Start `python/deflate_echo.py` with these options (`--no-compress`,
+    /// `--server-no-context-takeover`, `--client-max-window-bits N`, …); the path
+    /// `/extensions` first sends the `Sec-WebSocket-Extensions` it answered with.
+    pub fn start_deflate(options: &[&str]) -> PythonEcho {
+        Self::launch("deflate_echo.py", options)
+    }
+
+    fn launch(script: &str, args: &[&str]) -> PythonEcho {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("python")
+            .join(script);
         let mut cmd = Command::new(python());
-        cmd.arg(script).stdin(Stdio::null()).stdout(Stdio::piped());
-        if let Some((cert, key)) = tls {
-            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
-        }
+        cmd.arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
         let mut process = Spawned::start("python websockets echo", &mut cmd, None);
         let stdout = process.child_mut().stdout.take().expect("piped stdout");
         let mut line = String::new();
@@ -126,6 +137,19 @@ impl HttpServer {
     pub fn process(&mut self) -> &mut Spawned {
         &mut self.process
     }
+}
+
+/// Run `python/deflate_client.py URL OPTIONS…`: a `websockets` client offering
+/// permessage-deflate (with `--server-no-context-takeover`, `--server-max-window-bits N`,
+/// … as given) that prints `extensions VALUE` (the server's answer), sends text and
+/// binary messages, checks their echoes and prints `ok COUNT`, or `error: …` (exit 1).
+/// At most 60 s.
+pub fn deflate_client(url: &str, options: &[&str]) -> crate::Run {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/deflate_client.py");
+    let script = script.to_string_lossy();
+    let mut args = vec![script.as_ref(), url];
+    args.extend_from_slice(options);
+    crate::Run::new(&python(), &args, b"", &[], Duration::from_secs(60))
 }
 
 /// A WebSocket client session in Python `websockets` (`python/ws_session.py`) that the

@@ -14,8 +14,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rustls::ClientConfig;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use wsvia_core::deflate::DeflateOptions;
 use wsvia_core::{
     Credentials, EnvSnapshot, ProxyChoice, ProxyScheme, ProxySelector, ProxyUrl, Selection, Target,
     TargetScheme,
@@ -29,6 +29,7 @@ use crate::stream::Stream;
 use crate::tls::{self, TrustOptions};
 use crate::tunnel::{self, TunnelRequest};
 use crate::upgrade::{self, UpgradeRequest};
+use crate::websocket::WebSocket;
 
 /// The default largest message accepted, as `wsvia echo` uses: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
@@ -48,8 +49,9 @@ pub const DEFAULT_FAILED_PROXY_SKIP: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Connection {
-    /// The WebSocket, ready for messages.
-    pub websocket: WebSocketStream<Stream>,
+    /// The WebSocket, ready for messages (compressed when the server accepted
+    /// [`ClientBuilder::compression`]).
+    pub websocket: WebSocket<Stream>,
     /// The server's `101` response head (subprotocol, extensions, headers).
     pub response: http::Response<()>,
     /// The proxies that were to be tried, and why.
@@ -98,6 +100,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     local_address: Option<IpAddr>,
     max_message_size: usize,
+    compression: Option<DeflateOptions>,
     user_agent: String,
     observer: Option<Arc<dyn Observer>>,
 }
@@ -120,6 +123,7 @@ impl Default for ClientBuilder {
             connect_timeout: None,
             local_address: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            compression: None,
             user_agent: concat!("wsvia/", env!("CARGO_PKG_VERSION")).to_owned(),
             observer: None,
         }
@@ -355,6 +359,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Offer permessage-deflate (RFC 7692) with these options, or nothing (`None`, the
+    /// default). A server that accepts gets compressed messages both ways (see
+    /// [`WebSocket::compression`]); one that declines gets them uncompressed. The
+    /// server's answer is checked against the offer and reported to the observer.
+    ///
+    /// # Examples
+    /// ```
+    /// let offer = wsvia::DeflateOptions::default().no_context_takeover(true);
+    /// let b = wsvia::Client::builder().compression(Some(offer));
+    /// # drop(b);
+    /// ```
+    pub fn compression(mut self, options: Option<DeflateOptions>) -> Self {
+        self.compression = options;
+        self
+    }
+
     /// Report each step to `observer` (for `-v` and `--trace`).
     ///
     /// # Examples
@@ -420,9 +440,13 @@ impl ClientBuilder {
                 proxy_tls: tls::client_config(&self.proxy_trust)?,
                 connect_timeout: self.connect_timeout,
                 local_address: self.local_address,
+                // The read buffer is zero-filled before each read (128 KiB by default):
+                // 32 KiB keeps small messages cheap and large ones few reads each.
                 ws_config: WebSocketConfig::default()
                     .max_message_size(Some(self.max_message_size))
-                    .max_frame_size(Some(self.max_message_size)),
+                    .max_frame_size(Some(self.max_message_size))
+                    .read_buffer_size(32 * 1024),
+                compression: self.compression,
                 user_agent: self.user_agent,
                 observer: self.observer,
                 failed: FailedProxies {
@@ -465,6 +489,7 @@ struct Inner {
     connect_timeout: Option<Duration>,
     local_address: Option<IpAddr>,
     ws_config: WebSocketConfig,
+    compression: Option<DeflateOptions>,
     user_agent: String,
     observer: Option<Arc<dyn Observer>>,
     failed: FailedProxies,
@@ -579,6 +604,7 @@ impl Client {
             protocols: &inner.protocols,
             user_agent: &inner.user_agent,
             config: inner.ws_config,
+            compression: inner.compression,
             observer: inner.observer.as_deref(),
         };
         let (websocket, response) = within(

@@ -4,8 +4,9 @@
 //! proxy URLs) and SOCKS5 proxies (`socks5://`, `socks5h://`), with proxy authentication
 //! (Basic, Digest, SOCKS5 username/password), proxy selection from `HTTP_PROXY`-style
 //! variables and `NO_PROXY` as curl reads them, failover along a proxy list, and the
-//! target's certificate checked inside the tunnel. The result is a tokio-tungstenite
-//! [`WebSocketStream`](tokio_tungstenite::WebSocketStream).
+//! target's certificate checked inside the tunnel, and permessage-deflate (RFC 7692) on
+//! request. The result is a [`WebSocket`]: a `Stream` and `Sink` of tokio-tungstenite
+//! [`Message`](tokio_tungstenite::tungstenite::Message)s.
 //!
 //! # Layout
 //! - [`client`]: [`Client`], [`ClientBuilder`], [`Connection`]: options and the layer order.
@@ -13,6 +14,7 @@
 //! - [`stream`]: [`Stream`], the boxed byte stream each layer hands to the next.
 //! - [`observe`]: [`Event`] and [`Observer`], for `-v` and `--trace`.
 //! - [`error`]: [`Error`], sorted by phase and fault.
+//! - [`websocket`]: [`WebSocket`], messages over tokio-tungstenite, or yawc when compressed.
 //! - [`http1`]: hyper client connections over a [`Stream`] and upgrades (also used by the gateway).
 //! - `dial`, `tunnel`, `socks`, `upgrade` (private): TCP, HTTP CONNECT, SOCKS5, the
 //!   WebSocket upgrade.
@@ -40,6 +42,7 @@ pub mod stream;
 pub mod tls;
 mod tunnel;
 mod upgrade;
+pub mod websocket;
 
 pub use client::{
     Client, ClientBuilder, Connection, DEFAULT_FAILED_PROXY_SKIP, DEFAULT_MAX_MESSAGE_SIZE,
@@ -48,4 +51,6 @@ pub use error::{Error, ErrorKind, Peer, Phase, Result, TlsFailure};
 pub use observe::{Event, Observer};
 pub use stream::{Io, Stream};
 pub use tokio_tungstenite;
+pub use websocket::WebSocket;
 pub use wsvia_core;
+pub use wsvia_core::deflate::{DeflateOptions, DeflateParams};

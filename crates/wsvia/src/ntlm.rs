@@ -120,7 +120,9 @@ mod tests {
     #[test]
     fn short_and_odd_challenges_are_read_without_panicking() {
         // squid's ntlm_fake_auth: 40 bytes of header and "WORKGROUP", no target information.
-        let squid = STANDARD.decode("TlRMTVNTUAACAAAACQAJAK6qqqoFIgAAN81wImAnXCUAAAAAAAA6AFdPUktHUk9VUA==").unwrap();
+        let squid = STANDARD
+            .decode("TlRMTVNTUAACAAAACQAJAK6qqqoFIgAAN81wImAnXCUAAAAAAAA6AFdPUktHUk9VUA==")
+            .unwrap();
         let (challenge, info) = read_challenge(&squid).unwrap();
         assert_eq!(challenge, [0x37, 0xcd, 0x70, 0x22, 0x60, 0x27, 0x5c, 0x25]);
         assert!(info.is_empty());

@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use wsvia_core::deflate::DeflateParams;
 use wsvia_core::{ProxyChoice, Selection};
 
 use crate::error::{Error, Peer};
@@ -98,6 +99,9 @@ pub enum Event<'a> {
         /// Why, in words.
         why: String,
     },
+    /// The server's answer to our permessage-deflate offer: the parameters in force, or
+    /// `None` when it declined (messages then go uncompressed).
+    Compression(Option<&'a DeflateParams>),
 }
 
 impl fmt::Display for Event<'_> {
@@ -165,6 +169,10 @@ impl fmt::Display for Event<'_> {
             Event::Sent { head, .. } => write_lines(f, "> ", head),
             Event::Received { head, .. } => write_lines(f, "< ", head),
             Event::Retrying { why } => write!(f, "* {why}"),
+            Event::Compression(Some(params)) => write!(f, "* compression negotiated: {params}"),
+            Event::Compression(None) => f.write_str(
+                "* compression declined: the server did not accept permessage-deflate; messages go uncompressed",
+            ),
         }
     }
 }

@@ -74,6 +74,9 @@ impl Stream {
     /// # drop(s);
     /// ```
     pub fn prepend(self, bytes: Bytes) -> Stream {
+        // `bytes` often points into hyper's read buffer: keep a copy of these few bytes,
+        // not the whole buffer, for the stream's life.
+        let bytes = Bytes::copy_from_slice(&bytes);
         if bytes.is_empty() {
             self
         } else if self.prefix.is_empty() {

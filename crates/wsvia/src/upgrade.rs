@@ -2,12 +2,12 @@
 //!
 //! hyper does the HTTP (so an HTTP/1.0 404 is read as what it is); this module builds the
 //! request, checks the `101` the way browsers do, and hands the stream to tokio-tungstenite
-//! for frames. A server may decline every offered subprotocol, as browsers allow.
+//! for frames, or to yawc when the server accepted our permessage-deflate offer (see
+//! [`WebSocket`]). A server may decline every offered subprotocol, as browsers allow.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Empty;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -16,6 +16,8 @@ use crate::error::{Error, Peer};
 use crate::http1::{self, reason_phrase, status_line};
 use crate::observe::{Event, Observer, render_head};
 use crate::stream::Stream;
+use crate::websocket::WebSocket;
+use wsvia_core::deflate::{DeflateOptions, DeflateParams};
 
 /// What the upgrade request carries besides the required headers.
 pub(crate) struct UpgradeRequest<'a> {
@@ -24,6 +26,8 @@ pub(crate) struct UpgradeRequest<'a> {
     pub(crate) protocols: &'a [String],
     pub(crate) user_agent: &'a str,
     pub(crate) config: WebSocketConfig,
+    /// Offer permessage-deflate with these options.
+    pub(crate) compression: Option<DeflateOptions>,
     pub(crate) observer: Option<&'a dyn Observer>,
 }
 
@@ -31,7 +35,7 @@ pub(crate) struct UpgradeRequest<'a> {
 pub(crate) async fn websocket(
     stream: Stream,
     req: &UpgradeRequest<'_>,
-) -> Result<(WebSocketStream<Stream>, Response<()>), Error> {
+) -> Result<(WebSocket<Stream>, Response<()>), Error> {
     let key = generate_key();
     let request = build_request(req, &key)?;
     if let Some(observer) = req.observer {
@@ -52,12 +56,15 @@ pub(crate) async fn websocket(
             head: &render_head(&status_line(&response), response.headers()),
         });
     }
-    check_response(&response, &key, req.protocols)?;
+    let deflate = check_response(&response, &key, req.protocols, req.compression.as_ref())?;
+    if let (Some(observer), Some(_)) = (req.observer, req.compression) {
+        observer.on_event(&Event::Compression(deflate.as_ref()));
+    }
     let head = head_of(&response);
     let stream = http1::take_stream(response)
         .await
         .map_err(handshake_error)?;
-    let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(req.config)).await;
+    let ws = WebSocket::from_raw_socket(stream, Role::Client, req.config, deflate).await;
     Ok((ws, head))
 }
 
@@ -94,6 +101,11 @@ fn build_request(req: &UpgradeRequest<'_>, key: &str) -> Result<Request<Empty<By
         })?;
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
+    if let Some(options) = &req.compression {
+        // The offer is ASCII built from fixed names and digits.
+        let offer = HeaderValue::from_str(&options.offer()).expect("a valid header value");
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, offer);
+    }
     for name in req.headers.keys() {
         // The user's Host, User-Agent or Origin replaces ours; other names add values.
         headers.remove(name);
@@ -104,8 +116,14 @@ fn build_request(req: &UpgradeRequest<'_>, key: &str) -> Result<Request<Empty<By
     Ok(request)
 }
 
-/// RFC 6455 §4.1: what the client must check in the server's answer.
-fn check_response<B>(response: &Response<B>, key: &str, offered: &[String]) -> Result<(), Error> {
+/// RFC 6455 §4.1: what the client must check in the server's answer; the
+/// permessage-deflate parameters in force when we offered it and the server accepted.
+fn check_response<B>(
+    response: &Response<B>,
+    key: &str,
+    offered: &[String],
+    compression: Option<&DeflateOptions>,
+) -> Result<Option<DeflateParams>, Error> {
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Err(Error::UpgradeRefused {
             status: response.status().as_u16(),
@@ -141,14 +159,28 @@ fn check_response<B>(response: &Response<B>, key: &str, offered: &[String]) -> R
             ));
         }
     }
-    if let Some(ext) = headers.get(header::SEC_WEBSOCKET_EXTENSIONS) {
-        if !ext.as_bytes().is_empty() {
-            return broken(format!(
-                "the server enabled extensions we did not offer: {ext:?}"
-            ));
+    let mut answer = Vec::new();
+    for value in headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS) {
+        match value.to_str() {
+            Ok(v) if !v.trim().is_empty() => answer.push(v),
+            Ok(_) => {}
+            Err(_) => return broken(format!("Sec-WebSocket-Extensions is not text: {value:?}")),
         }
     }
-    Ok(())
+    match compression {
+        None if answer.is_empty() => Ok(None),
+        None => broken(format!(
+            "the server enabled extensions we did not offer: {:?}",
+            answer.join(", ")
+        )),
+        Some(options) => {
+            options
+                .check_answer(Some(&answer.join(", ")))
+                .map_err(|e| Error::Handshake {
+                    detail: format!("permessage-deflate: {e}"),
+                })
+        }
+    }
 }
 
 fn head_of<B>(response: &Response<B>) -> Response<()> {
@@ -191,22 +223,59 @@ mod tests {
             ("connection", "keep-alive, Upgrade"),
             ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
         ];
-        assert!(check_response(&answer(101, &good), key, &[]).is_ok());
+        assert!(check_response(&answer(101, &good), key, &[], None).is_ok());
         let mut with_proto = good.to_vec();
         with_proto.push(("sec-websocket-protocol", "chat"));
-        assert!(check_response(&answer(101, &with_proto), key, &["chat".into()]).is_ok());
-        assert!(check_response(&answer(101, &with_proto), key, &[]).is_err());
+        assert!(check_response(&answer(101, &with_proto), key, &["chat".into()], None).is_ok());
+        assert!(check_response(&answer(101, &with_proto), key, &[], None).is_err());
         // Declining every offered subprotocol is allowed.
-        assert!(check_response(&answer(101, &good), key, &["chat".into()]).is_ok());
+        assert!(check_response(&answer(101, &good), key, &["chat".into()], None).is_ok());
         let wrong_accept = [good[0], good[1], ("sec-websocket-accept", "AAAA")];
-        assert!(check_response(&answer(101, &wrong_accept), key, &[]).is_err());
-        assert!(check_response(&answer(101, &good[1..]), key, &[]).is_err());
+        assert!(check_response(&answer(101, &wrong_accept), key, &[], None).is_err());
+        assert!(check_response(&answer(101, &good[1..]), key, &[], None).is_err());
         let mut with_ext = good.to_vec();
         with_ext.push(("sec-websocket-extensions", "permessage-deflate"));
-        assert!(check_response(&answer(101, &with_ext), key, &[]).is_err());
-        match check_response(&answer(404, &[]), key, &[]) {
+        assert!(check_response(&answer(101, &with_ext), key, &[], None).is_err());
+        match check_response(&answer(404, &[]), key, &[], None) {
             Err(Error::UpgradeRefused { status: 404, .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_deflate_answer_is_checked_against_our_offer() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let offer = DeflateOptions::default().server_no_context_takeover(true);
+        let mut h = vec![
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ];
+        // Declined: no header.
+        assert_eq!(
+            check_response(&answer(101, &h), key, &[], Some(&offer)).unwrap(),
+            None
+        );
+        h.push((
+            "sec-websocket-extensions",
+            "permessage-deflate; server_no_context_takeover",
+        ));
+        let p = check_response(&answer(101, &h), key, &[], Some(&offer))
+            .unwrap()
+            .unwrap();
+        assert!(p.server_no_context_takeover);
+        h.pop();
+        // Accepted without the server_no_context_takeover we asked for: a broken answer.
+        h.push(("sec-websocket-extensions", "permessage-deflate"));
+        let err = check_response(&answer(101, &h), key, &[], Some(&offer)).unwrap_err();
+        assert!(
+            err.to_string().contains("server_no_context_takeover"),
+            "{err}"
+        );
+        // Two header lines form one list: two extensions is one too many.
+        h.push(("sec-websocket-extensions", "permessage-deflate"));
+        assert!(
+            check_response(&answer(101, &h), key, &[], Some(&DeflateOptions::default())).is_err()
+        );
     }
 }
