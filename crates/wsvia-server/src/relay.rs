@@ -17,7 +17,7 @@ use bytes::Bytes;
 use socket2::SockRef;
 use std::future::Future;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -278,6 +278,10 @@ async fn join(
 }
 
 /// Copy `from` → `to` until EOF, then shut `to` down for writing.
+///
+/// Like [`pump`] for TCP, an idle direction holds no buffer: each read goes into the
+/// thread's scratch buffer and is written to `to` in the same poll; only what `to` cannot
+/// take yet is copied out and awaited.
 async fn pump_io<R, W>(
     from: &mut R,
     to: &mut W,
@@ -291,19 +295,57 @@ where
     W: AsyncWrite + Unpin,
 {
     let to_side = other(from_side);
-    let mut buf = vec![0u8; 8 * 1024];
     loop {
-        let n = from.read(&mut buf).await.map_err(|_| from_side)?;
+        let (n, rest) = std::future::poll_fn(|cx| poll_step_io(cx, from, to, from_side)).await?;
         if n == 0 {
             let _ = to.shutdown().await;
             return Ok(());
         }
-        to.write_all(&buf[..n]).await.map_err(|_| to_side)?;
+        if !rest.is_empty() {
+            to.write_all(&rest).await.map_err(|_| to_side)?;
+        }
         to.flush().await.map_err(|_| to_side)?;
         counter.fetch_add(n as u64, Ordering::Relaxed);
         let now = start.elapsed().as_millis() as u64;
         counters.last_activity_ms.store(now, Ordering::Relaxed);
     }
+}
+
+/// One read into the thread's scratch buffer, written on at once as far as `to` takes it:
+/// the bytes read (0 at EOF) and a copy of those still to write.
+fn poll_step_io<R, W>(
+    cx: &mut std::task::Context<'_>,
+    from: &mut R,
+    to: &mut W,
+    from_side: Side,
+) -> std::task::Poll<Result<(usize, Vec<u8>), Side>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    use std::pin::Pin;
+    use std::task::Poll;
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let mut read = tokio::io::ReadBuf::new(&mut scratch);
+        match Pin::new(&mut *from).poll_read(cx, &mut read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(from_side)),
+            Poll::Ready(Ok(())) => {}
+        }
+        let data = read.filled();
+        let mut written = 0;
+        while written < data.len() {
+            match Pin::new(&mut *to).poll_write(cx, &data[written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Err(other(from_side)));
+                }
+                Poll::Ready(Ok(k)) => written += k,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(Ok((data.len(), data[written..].to_vec())))
+    })
 }
 
 fn other(side: Side) -> Side {

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use wsvia_server::relay::{Counters, Early, RelayOptions, relay};
+use wsvia_server::record::CloseReason;
+use wsvia_server::relay::{Counters, Early, RelayOptions, relay, relay_io};
 
 struct Counting;
 
@@ -54,6 +55,39 @@ async fn pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
     (outer, inner)
 }
 
+/// Start `N` relays with `start` on idle loopback pairs; the heap each holds once idle.
+async fn idle_heap_per_tunnel<F, Fut>(listener: &TcpListener, start: F) -> isize
+where
+    F: Fn(TcpStream, TcpStream) -> Fut,
+    Fut: std::future::Future<Output = CloseReason> + Send + 'static,
+{
+    const N: usize = 500;
+    // Open every socket first, so only the relays are measured.
+    let mut ends = Vec::new();
+    let mut inner = Vec::new();
+    for _ in 0..N {
+        let (c_out, c_in) = pair(listener).await;
+        let (u_out, u_in) = pair(listener).await;
+        ends.push((c_out, u_out));
+        inner.push((c_in, u_in));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = LIVE.load(Ordering::Relaxed);
+    let tasks: Vec<_> = inner
+        .into_iter()
+        .map(|(c_in, u_in)| tokio::spawn(start(c_in, u_in)))
+        .collect();
+    // Let every relay reach its idle wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let per_tunnel = (LIVE.load(Ordering::Relaxed) - before) / N as isize;
+    drop(ends);
+    for t in tasks {
+        let _ = t.await;
+    }
+    per_tunnel
+}
+
+// One test, so that nothing else allocates while it measures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_tunnel_holds_no_buffer_and_a_small_future() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,42 +103,42 @@ async fn an_idle_tunnel_holds_no_buffer_and_a_small_future() {
     );
     drop(fut);
 
-    const N: usize = 500;
-    // Open every socket first, so only the relays are measured.
-    let mut ends = Vec::new();
-    let mut inner = Vec::new();
-    for _ in 0..N {
-        let (c_out, c_in) = pair(&listener).await;
-        let (u_out, u_in) = pair(&listener).await;
-        ends.push((c_out, u_out));
-        inner.push((c_in, u_in));
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut tasks = Vec::new();
-    for (c_in, u_in) in inner {
-        tasks.push(tokio::spawn(async move {
-            let counters = Arc::new(Counters::default());
-            relay(
-                &c_in,
-                &u_in,
-                Early::default(),
-                &counters,
-                &RelayOptions::default(),
-            )
-            .await
-        }));
-    }
-    // Let every relay reach its idle wait.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let per_tunnel = (LIVE.load(Ordering::Relaxed) - before) / N as isize;
+    // TCP to TCP (the forward proxy).
+    let per_tunnel = idle_heap_per_tunnel(&listener, |c_in, u_in| async move {
+        let counters = Arc::new(Counters::default());
+        relay(
+            &c_in,
+            &u_in,
+            Early::default(),
+            &counters,
+            &RelayOptions::default(),
+        )
+        .await
+    })
+    .await;
     assert!(
         per_tunnel <= MAX_IDLE_HEAP_PER_TUNNEL,
         "an idle tunnel's relay holds {per_tunnel} heap bytes (bound {MAX_IDLE_HEAP_PER_TUNNEL})"
     );
-    eprintln!("relay future {size} B; idle heap per tunnel {per_tunnel} B");
-    drop(ends);
-    for t in tasks {
-        let _ = t.await;
-    }
+    // Any byte streams (the gateway's passthrough, TLS on either side): the same bound,
+    // where an 8 KiB buffer per direction once made it 16 KiB more.
+    let per_tunnel_io = idle_heap_per_tunnel(&listener, |c_in, u_in| async move {
+        let counters = Arc::new(Counters::default());
+        relay_io(
+            c_in,
+            u_in,
+            Early::default(),
+            &counters,
+            &RelayOptions::default(),
+        )
+        .await
+    })
+    .await;
+    assert!(
+        per_tunnel_io <= MAX_IDLE_HEAP_PER_TUNNEL,
+        "an idle relay_io holds {per_tunnel_io} heap bytes (bound {MAX_IDLE_HEAP_PER_TUNNEL})"
+    );
+    eprintln!(
+        "relay future {size} B; idle heap per tunnel {per_tunnel} B (relay), {per_tunnel_io} B (relay_io)"
+    );
 }
