@@ -182,8 +182,8 @@ pub async fn relay(
     join(up, down, counters, options, start).await
 }
 
-/// Like [`relay`], for any pair of byte streams (TLS, boxed streams). Each direction holds
-/// an 8 KiB buffer for the tunnel's life, since a generic stream needs one to be polled.
+/// Like [`relay`], for any pair of byte streams (TLS, boxed streams). As there, an idle
+/// direction holds no buffer: reads go into the thread's scratch buffer.
 ///
 /// # Cancel safety
 /// As [`relay`].
@@ -547,6 +547,103 @@ mod tests {
         assert_eq!(task.await.unwrap(), CloseReason::ClientClose);
         assert_eq!(counters.up(), 200_005);
         assert_eq!(counters.down(), 27);
+    }
+
+    /// Send `len` patterned bytes (seeded by `seed`) then half-close.
+    async fn send_pattern(mut to: tokio::net::tcp::OwnedWriteHalf, seed: u8, len: usize) {
+        let data: Vec<u8> = (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect();
+        to.write_all(&data).await.unwrap();
+        to.shutdown().await.unwrap();
+    }
+
+    /// Read to EOF in small bites with pauses (a slow reader), checking the pattern.
+    async fn expect_pattern(mut from: tokio::net::tcp::OwnedReadHalf, seed: u8, len: usize) {
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 7_000];
+        loop {
+            let n = from.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            for (k, b) in buf[..n].iter().enumerate() {
+                let i = got + k;
+                assert_eq!(*b, (i as u8).wrapping_mul(31) ^ seed, "byte {i} of {len}");
+            }
+            got += n;
+            if got % 5 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert_eq!(got, len);
+    }
+
+    // Several tunnels on one thread share its scratch buffer; slow readers force the path
+    // where the destination takes only part of what was read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn tunnels_sharing_a_thread_lose_nothing_to_slow_readers() {
+        const LEN: usize = 1 << 20;
+        let mut checks = Vec::new();
+        for t in 0..4u8 {
+            let (client_outer, client_inner) = pair().await;
+            let (upstream_outer, upstream_inner) = pair().await;
+            // Small socket buffers, so that the relay's destination fills up.
+            for s in [&client_inner, &upstream_inner] {
+                SockRef::from(s).set_send_buffer_size(8 * 1024).unwrap();
+            }
+            for s in [&client_outer, &upstream_outer] {
+                SockRef::from(s).set_recv_buffer_size(8 * 1024).unwrap();
+            }
+            let relay_task = tokio::spawn(async move {
+                let counters = Arc::new(Counters::default());
+                let opts = RelayOptions::default();
+                relay(
+                    &client_inner,
+                    &upstream_inner,
+                    Early::default(),
+                    &counters,
+                    &opts,
+                )
+                .await;
+                (counters.up(), counters.down())
+            });
+            let (client_rx, client_tx) = client_outer.into_split();
+            let (upstream_rx, upstream_tx) = upstream_outer.into_split();
+            tokio::spawn(send_pattern(client_tx, t, LEN));
+            tokio::spawn(send_pattern(upstream_tx, t ^ 0x55, LEN));
+            checks.push(tokio::spawn(async move {
+                // Let the receiving sockets fill up before anyone reads.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::join!(
+                    expect_pattern(upstream_rx, t, LEN),
+                    expect_pattern(client_rx, t ^ 0x55, LEN)
+                );
+            }));
+            checks.push(tokio::spawn(async move {
+                let (up, down) = relay_task.await.unwrap();
+                assert_eq!((up, down), (LEN as u64, LEN as u64));
+            }));
+        }
+        for c in checks {
+            c.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_copying_step_moves_what_is_ready_and_reports_eof() {
+        let (mut a_outer, a_inner) = pair().await;
+        let (b_inner, mut b_outer) = pair().await;
+        a_outer.write_all(b"ready bytes").await.unwrap();
+        a_inner.readable().await.unwrap();
+        assert!(matches!(step(&a_inner, &b_inner), Step::Moved(11)));
+        let mut got = [0u8; 11];
+        b_outer.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ready bytes");
+        assert!(matches!(step(&a_inner, &b_inner), Step::Drained));
+        a_outer.shutdown().await.unwrap();
+        a_inner.readable().await.unwrap();
+        assert!(matches!(step(&a_inner, &b_inner), Step::Eof));
     }
 
     #[tokio::test]
