@@ -17,6 +17,7 @@ use bytes::Bytes;
 use socket2::SockRef;
 use std::future::Future;
 
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -403,7 +404,7 @@ thread_local! {
 fn step(from: &TcpStream, to: &TcpStream) -> Step {
     SCRATCH.with(|cell| {
         let mut buf = cell.borrow_mut();
-        match from.try_read(&mut buf) {
+        match read_ready(from, &mut buf) {
             Ok(0) => Step::Eof,
             Ok(n) => match to.try_write(&buf[..n]) {
                 Ok(m) if m == n => Step::Moved(n),
@@ -418,6 +419,28 @@ fn step(from: &TcpStream, to: &TcpStream) -> Step {
             Err(_) => Step::ReadFailed,
         }
     })
+}
+
+/// Read what `from` holds. A read that does not fill `buf` took all the socket had, so it
+/// also marks the socket not readable: the next wait then sleeps until new bytes arrive
+/// (their arrival marks it readable again) instead of waking at once for a read that
+/// would only return `EAGAIN`, one system call saved per message and direction.
+fn read_ready(from: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut got = 0;
+    let read = from.try_io(Interest::READABLE, || {
+        got = (&*SockRef::from(from)).read(buf)?;
+        if got > 0 && got < buf.len() {
+            // tokio clears readiness when the operation reports WouldBlock.
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(got)
+        }
+    });
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        other => other,
+    }
 }
 
 /// Copy `from` → `to` until EOF, then half-close `to`.
