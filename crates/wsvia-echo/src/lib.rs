@@ -137,8 +137,9 @@ impl EchoServer {
             };
             let config = self.config.clone();
             let stop = shutdown.clone();
+            let sessions = tasks.clone();
             tasks.spawn(async move {
-                if let Err(e) = serve_connection(tcp, peer, &config, stop).await {
+                if let Err(e) = serve_connection(tcp, peer, &config, stop, sessions).await {
                     tracing::debug!(%peer, error = %e, "echo connection ended with an error");
                 }
             });
@@ -163,16 +164,17 @@ async fn serve_connection(
     peer: SocketAddr,
     config: &EchoConfig,
     shutdown: CancellationToken,
+    sessions: TaskTracker,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let _ = tcp.set_nodelay(true);
     tracing::debug!(%peer, "echo connection");
     match &config.tls {
-        None => serve_http(tcp, config, shutdown).await,
+        None => serve_http(tcp, config, shutdown, sessions).await,
         Some(tls) => {
             let stream = tokio_rustls::TlsAcceptor::from(tls.clone())
                 .accept(tcp)
                 .await?;
-            serve_http(stream, config, shutdown).await
+            serve_http(stream, config, shutdown, sessions).await
         }
     }
     Ok(())
@@ -180,8 +182,14 @@ async fn serve_connection(
 
 /// The HTTP side, on hyper: a WebSocket upgrade becomes an echo session; a bad upgrade
 /// gets 400 or 426 (with `Sec-WebSocket-Version: 13`); a plain request gets a 426 page.
-async fn serve_http<S>(stream: S, config: &EchoConfig, shutdown: CancellationToken)
-where
+/// Sessions run on `sessions`, the server's tracker, so that shutdown waits for their
+/// close handshakes (the HTTP connection's own task ends once it has sent the `101`).
+async fn serve_http<S>(
+    stream: S,
+    config: &EchoConfig,
+    shutdown: CancellationToken,
+    sessions: TaskTracker,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ws_config = WebSocketConfig::default()
@@ -193,6 +201,7 @@ where
     let compression = config.compression;
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shutdown = shutdown.clone();
+        let sessions = sessions.clone();
         async move {
             if !handshake::wants_websocket(req.headers()) {
                 let mut r = text(
@@ -213,11 +222,12 @@ where
             } else {
                 None
             };
-            // The agreed parameters print as a valid header value (names and digits).
-            let answer = deflate.map(|p| HeaderValue::from_str(&p.to_string()));
-            let answer = answer.and_then(Result::ok);
+            // The agreed parameters print as a valid header value (names and digits); an
+            // answer is always sent when compression is on, never one without the other.
+            let answer = deflate
+                .map(|p| HeaderValue::from_str(&p.to_string()).expect("a valid header value"));
             let on_upgrade = hyper::upgrade::on(&mut req);
-            tokio::spawn(async move {
+            sessions.spawn(async move {
                 let Ok(upgraded) = on_upgrade.await else {
                     return;
                 };
