@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use wsvia_gateway::{GatewayConfig, GatewayServer, Settings};
@@ -54,11 +53,7 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
         if let Ok(addr) = l.local_addr() {
             eprintln!("wsvia gateway: admin on http://{addr}/ (status page, /metrics)");
         }
-        let check = admin_users
-            .clone()
-            .map(|users| -> wsvia_server::admin::AdminCheck {
-                Arc::new(move |user, pass| users.verify_basic(user, pass))
-            });
+        let check = crate::signals::admin_check(admin_users.clone());
         tokio::spawn(gateway.serve_admin(l, check));
     }
     let stop = gateway.drain().stop_token();
@@ -66,12 +61,8 @@ pub async fn run(args: GatewayArgs) -> ExitCode {
     let server = gateway.clone();
     tokio::spawn(crate::signals::reload_on_hangup(
         "gateway",
-        move || {
-            load(&args).map(|s| {
-                let text = summary(&s);
-                (s, text)
-            })
-        },
+        move || load(&args),
+        summary,
         move |settings| {
             let server = server.clone();
             async move { server.reload(settings).await }

@@ -2,7 +2,6 @@
 //! drain on SIGTERM/Ctrl-C.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use wsvia_proxy::{ProxyConfig, ProxyServer, Settings};
 
@@ -58,21 +57,15 @@ pub async fn run(args: ProxyArgs) -> ExitCode {
         if let Ok(addr) = l.local_addr() {
             eprintln!("wsvia proxy: admin on http://{addr}/ (status page, /metrics)");
         }
-        let check = admin_users.map(|users| -> wsvia_server::admin::AdminCheck {
-            Arc::new(move |user, pass| users.verify_basic(user, pass))
-        });
+        let check = crate::signals::admin_check(admin_users);
         tokio::spawn(proxy.serve_admin(l, check));
     }
     tokio::spawn(crate::signals::cancel_on_signal(proxy.drain().stop_token()));
     let server = proxy.clone();
     tokio::spawn(crate::signals::reload_on_hangup(
         "proxy",
-        move || {
-            load(&args).map(|s| {
-                let text = summary(&s);
-                (s, text)
-            })
-        },
+        move || load(&args),
+        summary,
         move |settings| {
             let server = server.clone();
             async move { server.reload(settings).await }

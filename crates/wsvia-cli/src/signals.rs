@@ -1,4 +1,5 @@
-//! SIGTERM and Ctrl-C turn into one cancellation token for servers.
+//! What both servers (`proxy`, `gateway`) need from the process: SIGTERM and Ctrl-C as one
+//! cancellation token, SIGHUP as a reload, and the admin listener's credential check.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -22,11 +23,16 @@ pub async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-/// On each SIGHUP, `load` the configuration again and `apply` it; report what changed, or
-/// why the running configuration stays. `role` names the server in messages.
-pub async fn reload_on_hangup<S, L, A, F>(role: &'static str, load: L, apply: A)
-where
-    L: Fn() -> Result<(S, String), String>,
+/// On each SIGHUP, `load` the configuration again and `apply` it; report what changed
+/// (with the new configuration's `summary`), or why the running configuration stays.
+/// `role` names the server in messages.
+pub async fn reload_on_hangup<S, L, A, F>(
+    role: &'static str,
+    load: L,
+    summary: fn(&S) -> String,
+    apply: A,
+) where
+    L: Fn() -> Result<S, String>,
     A: Fn(S) -> F,
     F: std::future::Future<Output = std::io::Result<wsvia_server::reload::ListenerChanges>>,
 {
@@ -35,13 +41,14 @@ where
         return;
     };
     while hangups.recv().await.is_some() {
-        let (settings, summary) = match load() {
+        let settings = match load() {
             Ok(loaded) => loaded,
             Err(e) => {
                 eprintln!("wsvia {role}: reload failed, keeping the running configuration: {e}");
                 continue;
             }
         };
+        let summary = summary(&settings);
         match apply(settings).await {
             Ok(changes) => {
                 for addr in &changes.added {
@@ -57,4 +64,13 @@ where
             }
         }
     }
+}
+
+/// The admin listener's credential check: `users`' Basic credentials, or none (open).
+pub fn admin_check(
+    users: Option<std::sync::Arc<wsvia_server::users::UserDb>>,
+) -> Option<wsvia_server::admin::AdminCheck> {
+    users.map(|users| -> wsvia_server::admin::AdminCheck {
+        std::sync::Arc::new(move |user, pass| users.verify_basic(user, pass))
+    })
 }

@@ -3,9 +3,10 @@
 //! Each direction waits for readability without holding a buffer; when bytes are ready it
 //! reads them into its worker thread's 64 KiB scratch buffer and writes them on at once,
 //! copying out only what the other socket cannot take yet. An idle tunnel costs its task
-//! and two sockets, no buffer; a busy one allocates nothing per read. A side that ends its sending
-//! (FIN) is passed on as a half-close, so request/response protocols that close one way
-//! still finish. Bytes are counted as they move, so live totals can be read at any time.
+//! and two sockets, no buffer; a busy one allocates nothing per read. A side that ends
+//! its sending (FIN) is passed on as a half-close, so request/response protocols that
+//! close one way still finish. Bytes are counted as they move, so live totals can be read
+//! at any time.
 
 use std::io;
 use std::net::Shutdown;
@@ -306,9 +307,7 @@ where
             to.write_all(&rest).await.map_err(|_| to_side)?;
         }
         to.flush().await.map_err(|_| to_side)?;
-        counter.fetch_add(n as u64, Ordering::Relaxed);
-        let now = start.elapsed().as_millis() as u64;
-        counters.last_activity_ms.store(now, Ordering::Relaxed);
+        record_moved(counter, counters, n, start);
     }
 }
 
@@ -347,6 +346,13 @@ where
         }
         Poll::Ready(Ok((data.len(), data[written..].to_vec())))
     })
+}
+
+/// Count `n` bytes on a direction's `counter` and note the activity for the idle timeout.
+fn record_moved(counter: &AtomicU64, counters: &Counters, n: usize, start: Instant) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
+    let now = start.elapsed().as_millis() as u64;
+    counters.last_activity_ms.store(now, Ordering::Relaxed);
 }
 
 fn other(side: Side) -> Side {
@@ -471,9 +477,7 @@ async fn pump(
                 Step::WriteFailed => return Err(to_side),
             };
             if moved > 0 {
-                counter.fetch_add(moved as u64, Ordering::Relaxed);
-                let now = start.elapsed().as_millis() as u64;
-                counters.last_activity_ms.store(now, Ordering::Relaxed);
+                record_moved(counter, counters, moved, start);
             }
         }
     }

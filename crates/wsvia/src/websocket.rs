@@ -66,8 +66,6 @@ struct Deflated<S> {
     /// A Close went out or is queued: ours, or yawc's answer to the peer's Close or to a
     /// protocol error.
     close_sent: bool,
-    /// The peer's Close arrived.
-    close_received: bool,
     /// The stream has ended (`None` from now on).
     ended: bool,
     /// The largest message accepted, for the error that reports a larger one.
@@ -133,7 +131,6 @@ where
                 ws,
                 params,
                 close_sent: false,
-                close_received: false,
                 ended: false,
                 max_message_size: limit - 1,
             })),
@@ -214,8 +211,8 @@ where
                 if !d.close_sent {
                     d.close_sent = true;
                     d.ws.send(close_to_yawc(frame)).await.map_err(error_from)?;
-                    // Shut our side so that yawc does not answer the peer's Close reply
-                    // with a second Close; the peer's frames can still be read.
+                    // Nothing may follow a Close: flush it and shut our sending side. The
+                    // peer's frames can still be read, its Close reply ends the stream.
                     std::future::poll_fn(|cx| Pin::new(&mut d.ws).poll_close(cx))
                         .await
                         .map_err(error_from)?;
@@ -330,7 +327,8 @@ where
             Ok(frame) => frame,
             Err(yawc::WebSocketError::ConnectionClosed) => {
                 self.ended = true;
-                if self.close_received || self.close_sent {
+                // After a Close either way the handshake was under way: a plain end.
+                if self.close_sent {
                     return Poll::Ready(None);
                 }
                 let reset = ProtocolError::ResetWithoutClosingHandshake;
@@ -361,7 +359,6 @@ where
             OpCode::Ping => Message::Ping(payload),
             OpCode::Pong => Message::Pong(payload),
             OpCode::Close => {
-                self.close_received = true;
                 // Our Close went first: this is the reply and the handshake is over (yawc
                 // would try to answer it all the same, into a closed write side).
                 // Otherwise yawc answers it on the next poll, then reports the end.
