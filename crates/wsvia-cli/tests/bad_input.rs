@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{admin_addr, htpasswd};
 use wsvia_testkit::{Spawned, WsviaProcess};
 
 /// How long any single read may take before a case fails.
@@ -1008,29 +1009,6 @@ impl WsServer {
     }
 }
 
-/// The admin (metrics) address a server printed after its listening line.
-fn admin_addr(process: &WsviaProcess) -> SocketAddr {
-    let start = Instant::now();
-    loop {
-        let stderr = process.stderr();
-        let found = stderr.lines().find_map(|line| {
-            let rest = line
-                .split("admin on http://")
-                .nth(1)
-                .or_else(|| line.split("metrics on http://").nth(1))?;
-            rest.split('/').next()?.parse::<SocketAddr>().ok()
-        });
-        if let Some(addr) = found {
-            return addr;
-        }
-        assert!(
-            start.elapsed() < LIMIT,
-            "no metrics address printed: {stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// `0.0.0.0:PORT` reached as `127.0.0.1:PORT`.
 fn loopback(addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
@@ -1571,18 +1549,6 @@ fn forged_digest(uri: &str) -> String {
          uri=\"{uri}\", response=\"00000000000000000000000000000000\", qop=auth, nc=00000001, \
          cnonce=\"abc\""
     )
-}
-
-/// An htpasswd file made by Apache's own `htpasswd` (bcrypt).
-fn htpasswd(dir: &Path, user: &str, pass: &str) -> String {
-    let path = dir.join("users.htpasswd");
-    let bin = wsvia_testkit::require("htpasswd", "apt-get install -y apache2-utils");
-    let out = std::process::Command::new(bin)
-        .args(["-cbB", path.to_str().unwrap(), user, pass])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    path.to_str().unwrap().to_owned()
 }
 
 #[test]

@@ -7,16 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::soak::{self, Report};
+use common::{admin_addr, proxy};
 use futures_util::StreamExt;
 use wsvia::tokio_tungstenite::tungstenite::Message;
 use wsvia::tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wsvia_testkit::WsviaProcess;
-
-fn proxy(args: &[&str]) -> WsviaProcess {
-    let mut all = vec!["proxy", "--listen", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    WsviaProcess::start(common::wsvia(), &all)
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -181,27 +176,6 @@ fn a_client_that_drops_mid_stream_and_returns_disturbs_no_one() {
         "a tunnel leaked: {}",
         status(admin)
     );
-}
-
-/// The admin address a proxy printed.
-fn admin_addr(p: &WsviaProcess) -> std::net::SocketAddr {
-    let start = Instant::now();
-    loop {
-        let err = p.stderr();
-        if let Some(addr) = err
-            .split("admin on http://")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .and_then(|a| a.parse().ok())
-        {
-            return addr;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no admin address: {err}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The proxy's `/api/status` JSON.

@@ -9,26 +9,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{assert_round_trip, ca_and_localhost_cert, echo, echo_tls};
+use common::{assert_round_trip, ca_and_localhost_cert, echo, echo_tls, htpasswd, proxy};
 use wsvia_testkit::{Run, WsviaProcess};
-
-fn proxy(args: &[&str]) -> WsviaProcess {
-    let mut all = vec!["proxy", "--listen", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    WsviaProcess::start(common::wsvia(), &all)
-}
-
-/// An htpasswd file made by Apache's own `htpasswd` (bcrypt).
-fn htpasswd(dir: &std::path::Path, user: &str, pass: &str) -> String {
-    let path = dir.join("users.htpasswd");
-    let bin = wsvia_testkit::require("htpasswd", "apt-get install -y apache2-utils");
-    let out = std::process::Command::new(bin)
-        .args(["-cbB", path.to_str().unwrap(), user, pass])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    path.to_str().unwrap().to_owned()
-}
 
 /// An htdigest line (`user:realm:MD5(user:realm:pass)`), the MD5 from coreutils.
 fn htdigest(dir: &std::path::Path, user: &str, realm: &str, pass: &str) -> String {

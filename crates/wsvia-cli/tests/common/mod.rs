@@ -72,3 +72,44 @@ pub fn assert_round_trip(args: &[&str], env: &[(&str, &str)]) -> Run {
     assert_eq!(run.stdout, "hello\nwörld\n", "{run:#?}");
     run
 }
+
+/// `wsvia proxy --listen 127.0.0.1:0 ARGS…`.
+pub fn proxy(args: &[&str]) -> WsviaProcess {
+    let mut all = vec!["proxy", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    WsviaProcess::start(wsvia(), &all)
+}
+
+/// The admin listener's address a server printed (`admin on http://ADDR/`), waited for
+/// up to 10 s.
+pub fn admin_addr(process: &WsviaProcess) -> std::net::SocketAddr {
+    let start = std::time::Instant::now();
+    loop {
+        let stderr = process.stderr();
+        let found = stderr.lines().find_map(|line| {
+            let rest = line.split("admin on http://").nth(1)?;
+            rest.split('/').next()?.parse().ok()
+        });
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no admin address printed: {stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An htpasswd file in `dir` with one bcrypt user, made by Apache's own `htpasswd`; its
+/// path.
+pub fn htpasswd(dir: &Path, user: &str, pass: &str) -> String {
+    let path = dir.join("users.htpasswd");
+    let bin = wsvia_testkit::require("htpasswd", "apt-get install -y apache2-utils");
+    let out = std::process::Command::new(bin)
+        .args(["-cbB", path.to_str().unwrap(), user, pass])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    path.to_str().unwrap().to_owned()
+}
