@@ -371,20 +371,26 @@ fn describe(found: &Option<char>) -> String {
     }
 }
 
-/// A cursor over the header value. All slicing happens at ASCII delimiters,
-/// so byte offsets stay on UTF-8 boundaries.
-struct Parser<'a> {
+/// A cursor over a header value (also used for `Sec-WebSocket-Extensions`, in
+/// `deflate`). All slicing happens at ASCII delimiters, so byte offsets stay on UTF-8
+/// boundaries.
+pub(crate) struct Parser<'a> {
     s: &'a str,
     pos: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a str) -> Self {
         Self { s, pos: 0 }
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.s.as_bytes().get(self.pos).copied()
+    }
+
+    /// Steps over the ASCII byte [`Parser::peek`] returned.
+    pub(crate) fn advance(&mut self) {
+        self.pos += 1;
     }
 
     fn unexpected(&self, expected: &'static str) -> ChallengeError {
@@ -395,7 +401,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn skip_ows(&mut self) -> usize {
+    pub(crate) fn skip_ows(&mut self) -> usize {
         let start = self.pos;
         while self.peek().is_some_and(is_ows) {
             self.pos += 1;
@@ -404,13 +410,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips whitespace and commas (empty list elements).
-    fn skip_list_separators(&mut self) {
+    pub(crate) fn skip_list_separators(&mut self) {
         while self.peek().is_some_and(|b| is_ows(b) || b == b',') {
             self.pos += 1;
         }
     }
 
-    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
         while self.peek().is_some_and(&f) {
             self.pos += 1;
@@ -516,7 +522,7 @@ impl<'a> Parser<'a> {
 
     /// Parses a quoted-string starting at the opening `"`, unescaping
     /// quoted-pairs.
-    fn quoted_string(&mut self) -> Result<String, ChallengeError> {
+    pub(crate) fn quoted_string(&mut self) -> Result<String, ChallengeError> {
         let open = self.pos;
         let mut out = String::new();
         let mut chars = self.s[open + 1..].char_indices();

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use crate::challenge::{Parser, is_tchar};
+
 /// The extension's name in `Sec-WebSocket-Extensions`.
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 
@@ -391,69 +393,38 @@ impl Params {
 /// Parse `1#( token *( ";" token [ "=" ( token | quoted-string ) ] ) )` (RFC 6455 §9.1).
 fn parse(value: &str) -> Result<Vec<Element>, DeflateError> {
     let syntax = |what: &str| DeflateError::Syntax(format!("{what} in {value:?}"));
-    let bytes = value.as_bytes();
-    let mut i = 0;
-    let skip_ws = |i: &mut usize| {
-        while *i < bytes.len() && (bytes[*i] == b' ' || bytes[*i] == b'\t') {
-            *i += 1;
-        }
-    };
-    let token = |i: &mut usize| -> Option<String> {
-        let start = *i;
-        while *i < bytes.len() && is_tchar(bytes[*i]) {
-            *i += 1;
-        }
-        (*i > start).then(|| value[start..*i].to_owned())
+    let mut p = Parser::new(value);
+    let token = |p: &mut Parser<'_>| {
+        let t = p.take_while(is_tchar);
+        (!t.is_empty()).then(|| t.to_owned())
     };
     let mut elements = Vec::new();
     loop {
-        skip_ws(&mut i);
-        if i < bytes.len() && bytes[i] == b',' {
-            // Empty list elements are allowed (RFC 9110 §5.6.1).
-            i += 1;
-            continue;
-        }
-        if i >= bytes.len() {
+        // Empty list elements are allowed (RFC 9110 §5.6.1).
+        p.skip_list_separators();
+        if p.peek().is_none() {
             break;
         }
-        let name = token(&mut i).ok_or_else(|| syntax("an extension name is missing"))?;
+        let name = token(&mut p).ok_or_else(|| syntax("an extension name is missing"))?;
         let mut params = Vec::new();
         loop {
-            skip_ws(&mut i);
-            if i >= bytes.len() || bytes[i] == b',' {
-                break;
+            p.skip_ows();
+            match p.peek() {
+                None | Some(b',') => break,
+                Some(b';') => p.advance(),
+                Some(_) => return Err(syntax("expected ';' or ','")),
             }
-            if bytes[i] != b';' {
-                return Err(syntax("expected ';' or ','"));
-            }
-            i += 1;
-            skip_ws(&mut i);
-            let key = token(&mut i).ok_or_else(|| syntax("a parameter name is missing"))?;
-            skip_ws(&mut i);
+            p.skip_ows();
+            let key = token(&mut p).ok_or_else(|| syntax("a parameter name is missing"))?;
+            p.skip_ows();
             let mut val = None;
-            if i < bytes.len() && bytes[i] == b'=' {
-                i += 1;
-                skip_ws(&mut i);
-                if i < bytes.len() && bytes[i] == b'"' {
-                    i += 1;
-                    let mut s = String::new();
-                    loop {
-                        match bytes.get(i) {
-                            None => return Err(syntax("an unterminated quoted string")),
-                            Some(b'"') => {
-                                i += 1;
-                                break;
-                            }
-                            Some(b'\\') if i + 1 < bytes.len() => {
-                                s.push(bytes[i + 1] as char);
-                                i += 2;
-                            }
-                            Some(&b) => {
-                                s.push(b as char);
-                                i += 1;
-                            }
-                        }
-                    }
+            if p.peek() == Some(b'=') {
+                p.advance();
+                p.skip_ows();
+                if p.peek() == Some(b'"') {
+                    let s = p
+                        .quoted_string()
+                        .map_err(|_| syntax("an unterminated quoted string"))?;
                     // RFC 6455 §9.1: a quoted value must still be a token.
                     if s.is_empty() || !s.bytes().all(is_tchar) {
                         return Err(syntax("a quoted value that is not a token"));
@@ -461,7 +432,7 @@ fn parse(value: &str) -> Result<Vec<Element>, DeflateError> {
                     val = Some(s);
                 } else {
                     val =
-                        Some(token(&mut i).ok_or_else(|| syntax("a parameter value is missing"))?);
+                        Some(token(&mut p).ok_or_else(|| syntax("a parameter value is missing"))?);
                 }
             }
             params.push((key, val));
@@ -469,10 +440,6 @@ fn parse(value: &str) -> Result<Vec<Element>, DeflateError> {
         elements.push(Element { name, params });
     }
     Ok(elements)
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
