@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
@@ -20,7 +20,6 @@ use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wsvia::Stream;
 use wsvia_core::route::{Endpoint, Route, Upstream};
 use wsvia_core::tokens::token_from_query;
@@ -167,32 +166,11 @@ impl GatewayServer {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
-    loop {
-        let (tcp, client) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed; continuing");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let shared2 = shared.clone();
-        // One span per connection; the relay tasks it spawns run inside it too.
-        let span =
-            tracing::info_span!("conn", id = next_conn_id(), peer = %client, side = "client");
-        shared
-            .drain
-            .spawn(serve_client(tcp, client, shared2).instrument(span));
-    }
-}
-
-/// Connection numbers for log spans.
-fn next_conn_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    let drain = shared.drain.clone();
+    wsvia_server::accept::accept_until(listener, stop, drain, move |tcp, client| {
+        serve_client(tcp, client, shared.clone())
+    })
+    .await;
 }
 
 type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;

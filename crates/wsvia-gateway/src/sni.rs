@@ -142,21 +142,11 @@ pub type CurrentOptions = Arc<dyn Fn() -> Arc<SniOptions> + Send + Sync>;
 /// Accept on `listener` and route each connection until the drain stops accepting.
 pub async fn serve(listener: TcpListener, current: CurrentOptions, drain: Drain) {
     let stop = drain.stop_token();
-    loop {
-        let (tcp, client) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "SNI accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let cut = drain.cut_token();
+    wsvia_server::accept::accept_until(listener, stop, drain, move |tcp, client| {
         let options = current();
-        let cut = drain.cut_token();
-        drain.spawn(async move {
+        let cut = cut.clone();
+        async move {
             let record = route_one(tcp, client, &options, cut).await;
             let line = if options.json_log {
                 record.json()
@@ -164,8 +154,9 @@ pub async fn serve(listener: TcpListener, current: CurrentOptions, drain: Drain)
                 record.plain()
             };
             println!("{line}");
-        });
-    }
+        }
+    })
+    .await;
 }
 
 async fn route_one(

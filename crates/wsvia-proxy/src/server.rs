@@ -16,7 +16,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wsvia_server::budget::{Budget, Slot};
 use wsvia_server::drain::Drain;
 use wsvia_server::record::{CloseReason, TunnelRecord};
@@ -220,49 +219,11 @@ impl Shared {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
-    loop {
-        let (tcp, client) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of descriptors or an aborted handshake: keep serving the open
-                    // connections and try again shortly.
-                    let level_transient = is_transient(&e);
-                    if level_transient {
-                        tracing::warn!(error = %e, "accept failed; continuing");
-                    } else {
-                        tracing::error!(error = %e, "accept failed; continuing");
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let shared = shared.clone();
-        // One span per connection; tunnel tasks it spawns run inside it too.
-        let span =
-            tracing::info_span!("conn", id = next_conn_id(), peer = %client, side = "client");
-        shared
-            .clone()
-            .drain
-            .spawn(serve_client(tcp, client, shared).instrument(span));
-    }
-}
-
-/// Connection numbers for log spans.
-fn next_conn_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE: keep serving the open ones
+    let drain = shared.drain.clone();
+    wsvia_server::accept::accept_until(listener, stop, drain, move |tcp, client| {
+        serve_client(tcp, client, shared.clone())
+    })
+    .await;
 }
 
 type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;

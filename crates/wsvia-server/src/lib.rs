@@ -1,6 +1,8 @@
 //! What wsvia's servers (the forward proxy and the gateway) share.
 //!
 //! # Layout
+//! - [`accept`]: the accept loop of every listener: a drain-tracked task and a log span per
+//!   connection; failed accepts are retried.
 //! - [`admin`]: the admin listener: `/metrics`, the live status page, `/api/status`.
 //! - [`relay`]: join two TCP streams until one side ends, counting bytes, with an
 //!   optional idle timeout; buffers exist only while bytes flow, so idle tunnels cost
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod admin;
 pub mod budget;
 pub mod drain;
