@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wsvia::WebSocket;
 use wsvia_core::deflate;
+use wsvia_server::accept::{RETRY_AFTER, is_transient};
 use wsvia_server::handshake;
 use wsvia_server::http::text;
 
@@ -131,7 +132,11 @@ impl EchoServer {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => pair,
-                    Err(e) if is_per_connection(&e) => continue,
+                    Err(e) if is_transient(&e) => {
+                        // Out of descriptors: wait for some to close instead of spinning.
+                        tokio::time::sleep(RETRY_AFTER).await;
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 },
             };
@@ -148,15 +153,6 @@ impl EchoServer {
         let _ = tokio::time::timeout(CLOSE_GRACE, tasks.wait()).await;
         Ok(())
     }
-}
-
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-    ) || e.raw_os_error() == Some(24) // EMFILE: keep serving the connections we have
 }
 
 async fn serve_connection(

@@ -15,7 +15,12 @@ use tracing::Instrument;
 use crate::drain::Drain;
 
 /// How long to wait before accepting again after `accept` failed.
-const RETRY_AFTER: Duration = Duration::from_millis(50);
+///
+/// # Examples
+/// ```
+/// assert!(wsvia_server::accept::RETRY_AFTER < std::time::Duration::from_secs(1));
+/// ```
+pub const RETRY_AFTER: Duration = Duration::from_millis(50);
 
 /// Accept on `listener` until `stop` fires, and run `serve(tcp, client)` for each
 /// connection as a task of `drain`, inside a span `conn{id, peer, side = "client"}`.
@@ -82,8 +87,17 @@ fn next_conn_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Errors that say nothing about the listener itself: the next `accept` may well work.
-fn is_transient(e: &io::Error) -> bool {
+/// Whether a failed `accept` says nothing about the listener itself, so the next one may
+/// well work: out of descriptors, or a client that gave up during the handshake.
+///
+/// # Examples
+/// ```
+/// use std::io;
+/// use wsvia_server::accept::is_transient;
+/// assert!(is_transient(&io::Error::from_raw_os_error(24))); // EMFILE
+/// assert!(!is_transient(&io::Error::from(io::ErrorKind::PermissionDenied)));
+/// ```
+pub fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionAborted
