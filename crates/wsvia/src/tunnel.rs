@@ -399,6 +399,30 @@ mod tests {
         (addr, accepted)
     }
 
+    /// A proxy that answers a connection's first head with `challenge` (a 407 that keeps
+    /// the connection) and its second with 200, and reports both heads in order.
+    async fn challenging_proxy(
+        challenge: &'static [u8],
+    ) -> (
+        String,
+        Arc<AtomicUsize>,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) {
+        let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (addr, accepted) = fake_proxy(move |_, mut sock| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(challenge).await.unwrap();
+                seen_tx.send(read_head(&mut sock).await).unwrap();
+                sock.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+                let _ = sock.read(&mut [0u8; 1]).await;
+            }
+        })
+        .await;
+        (addr, accepted, seen_rx)
+    }
+
     async fn open_via(
         addr: &str,
         creds: Option<&Credentials>,
@@ -452,23 +476,11 @@ mod tests {
 
     #[tokio::test]
     async fn answers_a_keep_alive_407_with_a_chunked_body_on_the_same_connection() {
-        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (addr, accepted) = fake_proxy(move |_, mut sock| {
-            let seen_tx = seen_tx.clone();
-            async move {
-                seen_tx.send(read_head(&mut sock).await).unwrap();
-                sock.write_all(
-                    b"HTTP/1.1 407 Proxy Authentication Required\r\n\
-                      Proxy-Authenticate: Basic realm=\"corp\"\r\n\
-                      Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-                )
-                .await
-                .unwrap();
-                seen_tx.send(read_head(&mut sock).await).unwrap();
-                sock.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
-                let _ = sock.read(&mut [0u8; 1]).await;
-            }
-        })
+        let (addr, accepted, mut seen_rx) = challenging_proxy(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              Proxy-Authenticate: Basic realm=\"corp\"\r\n\
+              Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        )
         .await;
         let creds = Credentials::new("alice", "secret");
         open_via(&addr, Some(&creds), false).await.unwrap();
@@ -522,26 +534,16 @@ mod tests {
 
     #[tokio::test]
     async fn answers_digest_with_a_response_the_proxy_can_verify() {
-        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (addr, _) = fake_proxy(move |_, mut sock| {
-            let seen_tx = seen_tx.clone();
-            async move {
-                read_head(&mut sock).await;
-                sock.write_all(
-                    b"HTTP/1.1 407 Proxy Authentication Required\r\n\
-                      Proxy-Authenticate: Digest realm=\"corp\", nonce=\"abc123\", qop=\"auth\", algorithm=SHA-256\r\n\
-                      Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n",
-                )
-                .await
-                .unwrap();
-                seen_tx.send(read_head(&mut sock).await).unwrap();
-                sock.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
-                let _ = sock.read(&mut [0u8; 1]).await;
-            }
-        })
+        let (addr, _, mut seen_rx) = challenging_proxy(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              Proxy-Authenticate: Digest realm=\"corp\", nonce=\"abc123\", qop=\"auth\", algorithm=SHA-256\r\n\
+              Proxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n",
+        )
         .await;
         let creds = Credentials::new("alice", "secret");
         open_via(&addr, Some(&creds), true).await.unwrap();
+        let first = seen_rx.recv().await.unwrap();
+        assert!(first.contains("Proxy-Authorization: Basic "), "{first}");
         let head = seen_rx.recv().await.unwrap();
         let value = head
             .lines()
