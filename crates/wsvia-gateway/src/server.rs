@@ -25,7 +25,7 @@ use wsvia_core::route::{Endpoint, Route, Upstream};
 use wsvia_core::tokens::token_from_query;
 use wsvia_server::admin::{Admin, AdminCheck};
 use wsvia_server::drain::Drain;
-use wsvia_server::http::{Body, Counted, text};
+use wsvia_server::http::{Body, Counted, end_to_end, text};
 use wsvia_server::metrics::Metrics;
 use wsvia_server::record::{CloseReason, TunnelRecord};
 use wsvia_server::registry::Registry;
@@ -36,19 +36,6 @@ use crate::bridge::{BINARY_PROTOCOL, bridge};
 use crate::config::{Mode, RouteOptions, Settings};
 use crate::frames::{FrameOptions, relay_frames};
 use wsvia_server::handshake::{Offer, check, switching, wants_websocket};
-
-/// Headers that concern one connection only, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// A running gateway.
 #[derive(Clone)]
@@ -756,22 +743,6 @@ async fn forward_plain(
             )
         }
     }
-}
-
-/// `headers` without hop-by-hop ones and those `Connection` names.
-fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<String> = wsvia_server::handshake::tokens(headers, header::CONNECTION)
-        .into_iter()
-        .map(|t| t.to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let n = name.as_str();
-        if !HOP_BY_HOP.contains(&n) && !named.iter().any(|t| t == n) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 /// `X-Forwarded-For` (appended), `-Proto`, `-Host`, and RFC 7239 `Forwarded`.

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version, header,
-};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use wsvia_server::http::Counted;
+use wsvia_server::handshake::has_token;
+use wsvia_server::http::{Counted, end_to_end};
 use wsvia_server::record::{CloseReason, TunnelRecord};
 use wsvia_server::relay::Early;
 
@@ -24,19 +23,6 @@ use crate::target::Target;
 
 /// What this proxy adds to `Via`.
 const VIA: &str = "1.1 wsvia";
-
-/// Headers that concern one connection only (RFC 9110 §7.6.1), never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// Handle one absolute-form request.
 pub(crate) async fn handle(
@@ -195,33 +181,10 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         && has_token(headers, header::CONNECTION, "upgrade")
 }
 
-fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
 /// Copy `headers` without hop-by-hop ones and those `Connection` names; for an upgrade,
 /// `Connection: Upgrade` and `Upgrade: websocket` are put back.
 fn forwardable(headers: &HeaderMap, upgrade: bool) -> HeaderMap {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || named.iter().any(|t| t == n) {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
-    }
+    let mut out = end_to_end(headers);
     if upgrade {
         out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

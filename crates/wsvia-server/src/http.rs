@@ -1,14 +1,57 @@
-//! Response helpers the HTTP servers share: one body type and plain-text answers.
+//! What the HTTP servers share: one body type, plain-text answers, and the headers a
+//! proxy passes on.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 
 /// The body type of every response wsvia's servers send.
 pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Headers that concern one connection only, never forwarded (RFC 9110 §7.6.1).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `headers` without the hop-by-hop ones and those their `Connection` header names: what
+/// a proxy forwards (RFC 9110 §7.6.1).
+///
+/// # Examples
+/// ```
+/// let mut h = http::HeaderMap::new();
+/// h.insert("connection", "close, x-trace".parse().unwrap());
+/// h.insert("x-trace", "1".parse().unwrap());
+/// h.insert("proxy-authorization", "Basic YTpi".parse().unwrap());
+/// h.insert("accept", "*/*".parse().unwrap());
+/// let kept = wsvia_server::http::end_to_end(&h);
+/// assert_eq!(kept.len(), 1);
+/// assert_eq!(kept["accept"], "*/*");
+/// ```
+pub fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = crate::handshake::tokens(headers, header::CONNECTION)
+        .into_iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if !HOP_BY_HOP.contains(&n) && !named.iter().any(|t| t == n) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
 
 /// A plain-text response.
 ///
