@@ -6,49 +6,14 @@
 
 mod common;
 
-use common::{assert_round_trip, ca_and_localhost_cert, connect, echo, echo_tls};
-use wsvia_testkit::{Microsocks, MicrosocksOptions, PythonEcho, Run, TestCa, WsviaProcess};
+use common::{Host, connect, echo};
+use wsvia_testkit::{Microsocks, MicrosocksOptions, Run};
 
-/// A ws:// and a wss:// `wsvia echo`, a ws:// and a wss:// Python echo, all reached by
-/// the name `localhost` (the CA file is for the wss:// ones).
-struct Targets {
-    urls: Vec<String>,
-    ca: TestCa,
-    _servers: (WsviaProcess, WsviaProcess, PythonEcho, PythonEcho),
-}
-
-fn targets() -> Targets {
-    let (ca, cert) = ca_and_localhost_cert();
-    let ws = echo();
-    let wss = echo_tls(&cert);
-    let py = PythonEcho::start();
-    let py_tls = PythonEcho::start_tls(&cert.cert, &cert.key);
-    let urls = vec![
-        format!("ws://localhost:{}/", ws.addr.port()),
-        format!("wss://localhost:{}/chat", wss.addr.port()),
-        format!("ws://localhost:{}/py", py.port),
-        format!("wss://localhost:{}/py", py_tls.port),
-    ];
-    Targets {
-        urls,
-        ca,
-        _servers: (ws, wss, py, py_tls),
-    }
-}
-
-/// A round trip to every target with `proxy_args`; the runs, in target order.
+/// A round trip to every target, all reached by the name `localhost`, with `proxy_args`.
 fn carry_all(proxy_args: &[&str]) -> Vec<(String, Run)> {
-    let t = targets();
-    let ca = t.ca.ca_pem();
-    let ca = ca.to_str().unwrap();
-    t.urls
-        .iter()
-        .map(|url| {
-            let mut args = proxy_args.to_vec();
-            args.extend(["-v", "--cacert", ca, url.as_str()]);
-            (url.clone(), assert_round_trip(&args, &[]))
-        })
-        .collect()
+    let mut args = proxy_args.to_vec();
+    args.push("-v");
+    common::carry_all(Host::Name, &args)
 }
 
 fn port_of(url: &str) -> &str {

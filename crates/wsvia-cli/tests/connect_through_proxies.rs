@@ -3,51 +3,16 @@
 
 mod common;
 
-use common::{assert_round_trip, ca_and_localhost_cert, echo, echo_tls};
-use wsvia_testkit::{PythonEcho, Squid, SquidOptions, Tinyproxy, TinyproxyOptions};
+use common::Host;
+use wsvia_testkit::{Squid, SquidOptions, Tinyproxy, TinyproxyOptions};
 
-/// Every target URL a proxy must carry, with the CA file for the wss:// ones.
-struct Targets {
-    urls: Vec<String>,
-    ca: wsvia_testkit::TestCa,
-    _servers: (
-        wsvia_testkit::WsviaProcess,
-        wsvia_testkit::WsviaProcess,
-        PythonEcho,
-        PythonEcho,
-    ),
-}
-
-fn targets() -> Targets {
-    let (ca, cert) = ca_and_localhost_cert();
-    let ws = echo();
-    let wss = echo_tls(&cert);
-    let py = PythonEcho::start();
-    let py_tls = PythonEcho::start_tls(&cert.cert, &cert.key);
-    let urls = vec![
-        format!("ws://{}/", ws.addr),
-        format!("wss://localhost:{}/chat", wss.addr.port()),
-        py.url("ws", "/"),
-        format!("wss://localhost:{}/py", py_tls.port),
-    ];
-    Targets {
-        urls,
-        ca,
-        _servers: (ws, wss, py, py_tls),
-    }
-}
-
+/// A round trip to every target with `proxy_args` (and `--trace`); the runs, in order.
 fn carry_all(proxy_args: &[&str]) -> Vec<wsvia_testkit::Run> {
-    let t = targets();
-    let ca = t.ca.ca_pem();
-    let ca = ca.to_str().unwrap();
-    t.urls
-        .iter()
-        .map(|url| {
-            let mut args = proxy_args.to_vec();
-            args.extend(["--cacert", ca, "--trace", url.as_str()]);
-            assert_round_trip(&args, &[])
-        })
+    let mut args = proxy_args.to_vec();
+    args.push("--trace");
+    common::carry_all(Host::Address, &args)
+        .into_iter()
+        .map(|(_, run)| run)
         .collect()
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use wsvia_testkit::ca::ServerCert;
-use wsvia_testkit::{Run, TestCa, WsviaProcess};
+use wsvia_testkit::{PythonEcho, Run, TestCa, WsviaProcess};
 
 /// The `wsvia` binary cargo built for these tests.
 pub fn wsvia() -> &'static Path {
@@ -40,6 +40,67 @@ pub fn ca_and_localhost_cert() -> (TestCa, ServerCert) {
     let ca = TestCa::new();
     let cert = ca.server_cert("localhost", &["localhost", "127.0.0.1"]);
     (ca, cert)
+}
+
+/// How [`echo_targets`] writes the host of the plain ws:// URLs (wss:// ones always use
+/// `localhost`, the certificate's name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `127.0.0.1`: nothing to resolve.
+    Address,
+    /// `localhost`: a name the proxy (or the client, for `socks5://`) must resolve.
+    Name,
+}
+
+/// Four echo servers every proxy must carry, with the CA file for the wss:// ones: a ws://
+/// and a wss:// `wsvia echo`, a ws:// and a wss:// Python `websockets` echo.
+pub struct EchoTargets {
+    /// In the order above.
+    pub urls: Vec<String>,
+    /// Issued the wss:// servers' certificate.
+    pub ca: TestCa,
+    _servers: (WsviaProcess, WsviaProcess, PythonEcho, PythonEcho),
+}
+
+/// Start the four [`EchoTargets`].
+pub fn echo_targets(host: Host) -> EchoTargets {
+    let (ca, cert) = ca_and_localhost_cert();
+    let ws = echo();
+    let wss = echo_tls(&cert);
+    let py = PythonEcho::start();
+    let py_tls = PythonEcho::start_tls(&cert.cert, &cert.key);
+    let plain = match host {
+        Host::Address => "127.0.0.1",
+        Host::Name => "localhost",
+    };
+    let urls = vec![
+        format!("ws://{plain}:{}/", ws.addr.port()),
+        format!("wss://localhost:{}/chat", wss.addr.port()),
+        format!("ws://{plain}:{}/py", py.port),
+        format!("wss://localhost:{}/py", py_tls.port),
+    ];
+    EchoTargets {
+        urls,
+        ca,
+        _servers: (ws, wss, py, py_tls),
+    }
+}
+
+/// A round trip ([`assert_round_trip`]) to each of fresh [`EchoTargets`] with `args` and
+/// `--cacert` before the URL; each URL with its run.
+pub fn carry_all(host: Host, args: &[&str]) -> Vec<(String, Run)> {
+    let targets = echo_targets(host);
+    let ca = targets.ca.ca_pem();
+    let ca = ca.to_str().unwrap();
+    targets
+        .urls
+        .iter()
+        .map(|url| {
+            let mut all = args.to_vec();
+            all.extend(["--cacert", ca, url.as_str()]);
+            (url.clone(), assert_round_trip(&all, &[]))
+        })
+        .collect()
 }
 
 /// `wsvia connect ARGS…` with `stdin` and extra environment, 20 s at most.
