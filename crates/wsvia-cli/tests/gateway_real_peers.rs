@@ -90,16 +90,22 @@ fn the_gateway_in_front_of_nginx_reaches_wsvia_echo() {
     assert_eq!(log.matches("\"GET / HTTP/1.1\" 101 ").count(), 1, "{log}");
 }
 
-#[test]
-fn gateway_pings_keep_an_idle_websocket_open_through_nginx_read_timeout() {
+/// nginx (2 s `proxy_read_timeout`) → gateway (`--ping-interval SECS`) → Python echo.
+fn behind_nginx_with_a_2s_read_timeout(ping_interval: &str) -> (PythonEcho, WsviaProcess, Nginx) {
     let origin = PythonEcho::start();
     let gateway = gateway(&[
         "--route",
         &format!("/={}", origin.url("ws", "")),
         "--ping-interval",
-        "1",
+        ping_interval,
     ]);
     let nginx = Nginx::reverse_proxy(&gateway.url(), Duration::from_secs(2));
+    (origin, gateway, nginx)
+}
+
+#[test]
+fn gateway_pings_keep_an_idle_websocket_open_through_nginx_read_timeout() {
+    let (_origin, gateway, nginx) = behind_nginx_with_a_2s_read_timeout("1");
 
     let mut client = WsSession::connect(&format!("ws://{}/", nginx.addr));
     // Five times nginx's read timeout without a message either way.
@@ -118,14 +124,7 @@ fn gateway_pings_keep_an_idle_websocket_open_through_nginx_read_timeout() {
 
 #[test]
 fn without_gateway_pings_nginx_cuts_an_idle_websocket_after_its_read_timeout() {
-    let origin = PythonEcho::start();
-    let gateway = gateway(&[
-        "--route",
-        &format!("/={}", origin.url("ws", "")),
-        "--ping-interval",
-        "0",
-    ]);
-    let nginx = Nginx::reverse_proxy(&gateway.url(), Duration::from_secs(2));
+    let (_origin, gateway, nginx) = behind_nginx_with_a_2s_read_timeout("0");
 
     let mut client = WsSession::connect(&format!("ws://{}/", nginx.addr));
     let opened = Instant::now();
