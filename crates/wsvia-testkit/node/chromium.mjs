@@ -47,3 +47,28 @@ export async function withChromium(options, body) {
     rmSync(home, { recursive: true, force: true });
   }
 }
+
+/**
+ * Open `pageUrl` in a new page of `browser` and wait (10 s at most) until the page's own
+ * script fills `#ID` or `#error`. Prints `ID: TEXT` and returns 0; otherwise prints
+ * `error: page status N` (the page load was refused) or `error: the page says: …` and
+ * returns 1.
+ */
+export async function pageOutcome(browser, pageUrl, id) {
+  const page = await browser.newPage();
+  const response = await page.goto(pageUrl, { timeout: 15_000 });
+  const status = response?.status();
+  if (status !== 200) {
+    console.log(`error: page status ${status}`);
+    return 1;
+  }
+  await page.locator(`#${id}:not(:empty), #error:not(:empty)`).first().waitFor({ timeout: 10_000 });
+  const text = await page.locator(`#${id}`).textContent();
+  const error = await page.locator('#error').textContent();
+  if (!text) {
+    console.log(`error: the page says: ${error}`);
+    return 1;
+  }
+  console.log(`${id}: ${text}`);
+  return 0;
+}

@@ -13,7 +13,7 @@
 // The page (served by the test) must fill `#echo` with the echoed text, or `#error`.
 // Prints `echo: TEXT` and exits 0; otherwise prints `error: …` (`page status 407` when
 // the page load itself was refused) and exits 1.
-import { withChromium } from './chromium.mjs';
+import { pageOutcome, withChromium } from './chromium.mjs';
 
 const [proxyUrl, pageUrl, username, password] = process.argv.slice(2);
 if (!proxyUrl || !pageUrl) {
@@ -23,23 +23,4 @@ if (!proxyUrl || !pageUrl) {
 const proxy = { server: proxyUrl };
 if (username !== undefined) Object.assign(proxy, { username, password: password ?? '' });
 
-const code = await withChromium({ proxy }, async (browser) => {
-  const page = await browser.newPage();
-  const response = await page.goto(pageUrl, { timeout: 15_000 });
-  const status = response?.status();
-  if (status !== 200) {
-    console.log(`error: page status ${status}`);
-    return 1;
-  }
-  const result = page.locator('#echo:not(:empty), #error:not(:empty)');
-  await result.first().waitFor({ timeout: 10_000 });
-  const echo = await page.locator('#echo').textContent();
-  const error = await page.locator('#error').textContent();
-  if (!echo) {
-    console.log(`error: the page says: ${error}`);
-    return 1;
-  }
-  console.log(`echo: ${echo}`);
-  return 0;
-});
-process.exit(code);
+process.exit(await withChromium({ proxy }, (browser) => pageOutcome(browser, pageUrl, 'echo')));
