@@ -18,8 +18,7 @@ use bytes::Bytes;
 use socket2::SockRef;
 use std::future::Future;
 
-use tokio::io::Interest;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
