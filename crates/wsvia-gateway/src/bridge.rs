@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use wsvia_server::record::CloseReason;
 
-use crate::frames::{FrameOptions, FrameStats, deliver_late};
+use crate::frames::{FrameOptions, FrameStats};
 
 /// The subprotocol websockify clients offer for raw binary frames.
 pub const BINARY_PROTOCOL: &str = "binary";
@@ -153,6 +153,33 @@ where
     Ok(())
 }
 
+/// Deliver data messages to a client whose Close we already read, before its queued Close
+/// reply: tokio-tungstenite refuses to send data after a Close was received, so they go
+/// as raw frames (server to client: unmasked). Then the Close reply is flushed.
+async fn deliver_late<S>(client: &mut WebSocketStream<S>, late: Vec<Message>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let mut bytes = Vec::new();
+    for m in late {
+        let frame = match m {
+            Message::Text(t) => {
+                Frame::message(bytes::Bytes::from(t), OpCode::Data(Data::Text), true)
+            }
+            Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
+            _ => continue,
+        };
+        let _ = frame.format(&mut bytes);
+    }
+    if !bytes.is_empty() {
+        let _ = client.get_mut().write_all(&bytes).await;
+    }
+    let _ = client.flush().await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +204,7 @@ mod tests {
             ping_interval: None,
             ping_timeout: Duration::from_secs(1),
             cut: CancellationToken::new(),
+            max_message_size: 16 << 20,
             counters: Default::default(),
         };
         let task = tokio::spawn(async move { bridge(gw_side, tcp_gw, allow_text, &opts).await });

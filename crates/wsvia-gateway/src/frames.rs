@@ -1,36 +1,58 @@
-//! The frame-aware relay: messages between two WebSockets, with the gateway's own pings.
+//! The frame-aware relay: WebSocket frames passed on as they are, with the gateway's own
+//! pings between them.
 //!
-//! Every `ping_interval` the gateway pings both sides. Any frame from a side proves it is
-//! alive; a side that sends nothing within `ping_timeout` of a ping is dropped and the
-//! other side gets Close 1011. Intermediaries with idle timeouts (nginx, load balancers)
-//! see traffic on a quiet connection, and a dead peer is found in seconds. Pings from the
-//! peers are answered here (by tokio-tungstenite) and not forwarded; Close is forwarded
-//! with its code and reason.
+//! Each direction reads what is ready, finds the frame boundaries in it ([`scan`]) and
+//! writes it on in the same step: no message is decoded, re-encoded, unmasked or
+//! re-masked, and an idle relay holds no buffer. Frames are still checked (masking,
+//! reserved bits and opcodes, control frame rules, fragmentation, the message size limit);
+//! a side that breaks them gets Close 1002 (1009 for size) and the other side 1001.
+//! Payloads (UTF-8 of text, Close codes) are the endpoints' to check, as are their pings:
+//! pings and pongs between the peers pass end to end.
+//!
+//! Every `ping_interval` the gateway pings both sides, between frames. Anything from a side
+//! proves it is alive; a side that sends nothing within `ping_timeout` of a ping is dropped
+//! and the other side gets Close 1011. The answers to the gateway's pings go no further.
+//! Intermediaries with idle timeouts (nginx, load balancers) see traffic on a quiet
+//! connection, and a dead peer is found in seconds. Close is passed on with its code and
+//! reason, and what a side sent before its Close reply still arrives.
 
-use std::sync::Arc;
+mod scan;
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use wsvia_server::record::CloseReason;
 use wsvia_server::relay::Counters;
 
-/// How long a side has to answer the other side's Close before we stop waiting.
+use scan::{KEEPALIVE, Scanned, Scanner, Violation, Writer};
+
+/// How long a closing relay waits for both sides to finish (their Close replies, their
+/// end of the TCP stream) before it drops them.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-/// Keepalive and shutdown for one relay.
+/// The most one read moves: the size of each worker thread's input buffer.
+const CHUNK: usize = 64 * 1024;
+
+/// Keepalive, limits and shutdown for one relay.
 #[derive(Debug, Clone)]
 pub struct FrameOptions {
     /// Ping both sides this often (`None`: never).
     pub ping_interval: Option<Duration>,
     /// Drop a side that sends nothing for this long after a ping.
     pub ping_timeout: Duration,
+    /// Largest message accepted from either side (bytes); a larger one closes with 1009.
+    pub max_message_size: usize,
     /// Close both sides with 1001 when this fires.
     pub cut: CancellationToken,
     /// Live payload byte counts, read by the status page.
@@ -51,77 +73,278 @@ pub struct FrameStats {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
+enum Side {
     Client,
     Upstream,
 }
 
-/// Relay messages until either side closes, fails, or stops answering pings.
+impl Side {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn other(self) -> Side {
+        match self {
+            Side::Client => Side::Upstream,
+            Side::Upstream => Side::Client,
+        }
+    }
+
+    /// Who writes the frames read from this side.
+    fn writer(self) -> Writer {
+        match self {
+            Side::Client => Writer::Client,
+            Side::Upstream => Writer::Server,
+        }
+    }
+
+    fn closed(self) -> CloseReason {
+        match self {
+            Side::Client => CloseReason::ClientClose,
+            Side::Upstream => CloseReason::UpstreamClose,
+        }
+    }
+
+    fn failed(self) -> CloseReason {
+        match self {
+            Side::Client => CloseReason::ClientError,
+            Side::Upstream => CloseReason::UpstreamError,
+        }
+    }
+}
+
+/// A frame of the gateway's own, written to a side between its frames.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    Ping,
+    Close(CloseCode, &'static str),
+}
+
+impl Own {
+    /// The frame on the wire: masked toward the upstream (the gateway is its client).
+    fn encode(self, to: Side) -> Vec<u8> {
+        let mut frame = match self {
+            Own::Ping => Frame::ping(Bytes::from_static(KEEPALIVE)),
+            Own::Close(code, why) => Frame::close(Some(CloseFrame {
+                code,
+                reason: why.into(),
+            })),
+        };
+        if to == Side::Upstream {
+            frame.header_mut().mask = Some(rand::random());
+        }
+        let mut bytes = Vec::with_capacity(frame.len() + 14);
+        frame
+            .format(&mut bytes)
+            .expect("writing to a Vec cannot fail");
+        bytes
+    }
+}
+
+/// What the two directions and the relay's keeper share; indexed by [`Side::index`].
+#[derive(Debug, Default)]
+struct Shared {
+    /// Frames the gateway wants written to each side.
+    outbox: [Mutex<Vec<Own>>; 2],
+    /// Wakes the direction writing to each side when its outbox fills.
+    outbox_ready: [Notify; 2],
+    /// Something was read from each side since the keeper last looked.
+    heard: [AtomicBool; 2],
+    /// Each side sent its Close.
+    close_from: [AtomicBool; 2],
+    /// A Close was written to each side (nothing follows it).
+    close_to: [AtomicBool; 2],
+    /// Messages and payload bytes from each side.
+    messages: [AtomicU64; 2],
+    payload: [AtomicU64; 2],
+    /// Why the relay ends: the first reason found wins.
+    reason: OnceLock<CloseReason>,
+    /// Wakes the keeper when a Close went by.
+    changed: Notify,
+}
+
+impl Shared {
+    fn send_own(&self, to: Side, own: Own) {
+        self.outbox[to.index()]
+            .lock()
+            .expect("outbox lock")
+            .push(own);
+        self.outbox_ready[to.index()].notify_one();
+    }
+
+    fn take_own(&self, to: Side) -> Vec<Own> {
+        std::mem::take(&mut *self.outbox[to.index()].lock().expect("outbox lock"))
+    }
+
+    fn flag(flags: &[AtomicBool; 2], side: Side) -> bool {
+        flags[side.index()].load(Ordering::Relaxed)
+    }
+
+    fn set(&self, flags: &[AtomicBool; 2], side: Side) {
+        flags[side.index()].store(true, Ordering::Relaxed);
+        self.changed.notify_one();
+    }
+
+    fn end_because(&self, reason: CloseReason) {
+        let _ = self.reason.set(reason);
+    }
+
+    /// A side is finished with when it has sent its Close and been sent one.
+    fn handshake_done(&self, side: Side) -> bool {
+        Self::flag(&self.close_from, side) && Self::flag(&self.close_to, side)
+    }
+}
+
+/// Relay frames between a client and an upstream WebSocket (both past their handshakes)
+/// until both sides are done, one fails, or a side stops answering pings.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(client: tokio::net::TcpStream, upstream: tokio::net::TcpStream) {
+/// use wsvia_gateway::frames::{FrameOptions, relay_frames};
+/// let options = FrameOptions {
+///     ping_interval: Some(std::time::Duration::from_secs(30)),
+///     ping_timeout: std::time::Duration::from_secs(10),
+///     max_message_size: 16 << 20,
+///     cut: Default::default(),
+///     counters: Default::default(),
+/// };
+/// let (reason, stats) = relay_frames(client, upstream, &options).await;
+/// println!("{reason:?}: {} messages up", stats.messages_up);
+/// # }
+/// ```
 pub async fn relay_frames<C, U>(
-    mut client: WebSocketStream<C>,
-    mut upstream: WebSocketStream<U>,
+    client: C,
+    upstream: U,
     options: &FrameOptions,
 ) -> (CloseReason, FrameStats)
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut stats = FrameStats::default();
+    let shared = Shared::default();
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
+    let up = direction(
+        Side::Client,
+        &mut client_rx,
+        &mut upstream_tx,
+        &shared,
+        options,
+    );
+    let down = direction(
+        Side::Upstream,
+        &mut upstream_rx,
+        &mut client_tx,
+        &shared,
+        options,
+    );
+    keep(up, down, &shared, options).await;
+    let count = |flags: &[AtomicU64; 2], side: Side| flags[side.index()].load(Ordering::Relaxed);
+    let stats = FrameStats {
+        messages_up: count(&shared.messages, Side::Client),
+        messages_down: count(&shared.messages, Side::Upstream),
+        bytes_up: count(&shared.payload, Side::Client),
+        bytes_down: count(&shared.payload, Side::Upstream),
+    };
+    let reason = shared
+        .reason
+        .get()
+        .copied()
+        .unwrap_or(CloseReason::ClientClose);
+    (reason, stats)
+}
+
+/// Run both directions, ping, and end the relay: when both sides are done, when a
+/// direction fails, or `CLOSE_WAIT` after closing began.
+async fn keep(
+    up: impl std::future::Future<Output = Result<(), Side>>,
+    down: impl std::future::Future<Output = Result<(), Side>>,
+    shared: &Shared,
+    options: &FrameOptions,
+) {
+    tokio::pin!(up, down);
     let period = options
         .ping_interval
         .unwrap_or(Duration::from_secs(86_400 * 365));
     let mut pings = tokio::time::interval_at(Instant::now() + period, period);
     let mut awaiting: [Option<Instant>; 2] = [None, None];
+    let mut ended = [false; 2];
+    let mut dead = [false; 2];
+    let mut closing_since: Option<Instant> = None;
+    let mut cut = false;
+    let sides = [Side::Client, Side::Upstream];
     loop {
-        let deadline = awaiting
+        let ping_deadline = awaiting
             .iter()
             .flatten()
             .min()
             .map(|since| *since + options.ping_timeout);
+        let changed = shared.changed.notified();
         tokio::select! {
-            m = client.next() => {
-                awaiting[0] = None;
-                if let Some(reason) = forward(Side::Client, m, &mut client, &mut upstream, &mut stats, &options.counters).await {
-                    return (reason, stats);
+            r = &mut up, if !ended[0] => {
+                ended[0] = true;
+                if r.is_err() {
+                    return;
                 }
             }
-            m = upstream.next() => {
-                awaiting[1] = None;
-                if let Some(reason) = forward(Side::Upstream, m, &mut upstream, &mut client, &mut stats, &options.counters).await {
-                    return (reason, stats);
+            r = &mut down, if !ended[1] => {
+                ended[1] = true;
+                if r.is_err() {
+                    return;
                 }
             }
-            _ = pings.tick(), if options.ping_interval.is_some() => {
+            _ = changed => {}
+            _ = pings.tick(), if options.ping_interval.is_some() && closing_since.is_none() => {
                 let now = Instant::now();
-                let sent = [
-                    client.send(Message::Ping(Default::default())).await.is_ok(),
-                    upstream.send(Message::Ping(Default::default())).await.is_ok(),
-                ];
-                for (slot, ok) in awaiting.iter_mut().zip(sent) {
-                    if ok && slot.is_none() {
-                        *slot = Some(now);
+                for side in sides {
+                    let i = side.index();
+                    let answered = shared.heard[i].swap(false, Ordering::Relaxed);
+                    if awaiting[i].is_none() || answered {
+                        awaiting[i] = Some(now);
                     }
+                    shared.send_own(side, Own::Ping);
                 }
             }
-            _ = sleep_until(deadline) => {
-                let why = "peer did not answer pings";
-                if awaiting[0].is_some_and(|t| t + options.ping_timeout <= Instant::now()) {
-                    tracing::info!("client did not answer pings; closing both sides");
-                    close(&mut upstream, CloseCode::Error, why).await;
-                } else {
-                    tracing::info!("upstream did not answer pings; closing both sides");
-                    close(&mut client, CloseCode::Error, why).await;
+            _ = sleep_until(ping_deadline) => {
+                let now = Instant::now();
+                for side in sides {
+                    let i = side.index();
+                    if awaiting[i].is_none_or(|since| since + options.ping_timeout > now) {
+                        continue;
+                    }
+                    if shared.heard[i].load(Ordering::Relaxed) {
+                        awaiting[i] = None;
+                        continue;
+                    }
+                    tracing::info!(?side, "a side did not answer pings; closing the other");
+                    shared.end_because(CloseReason::PingTimeout);
+                    dead[i] = true;
+                    shared.send_own(side.other(), Own::Close(CloseCode::Error, "peer did not answer pings"));
+                    awaiting = [None, None];
+                    break;
                 }
-                return (CloseReason::PingTimeout, stats);
             }
-            _ = options.cut.cancelled() => {
-                let why = "gateway shutting down";
-                let _ = tokio::join!(
-                    close(&mut client, CloseCode::Away, why),
-                    close(&mut upstream, CloseCode::Away, why),
-                );
-                return (CloseReason::Drain, stats);
+            _ = options.cut.cancelled(), if !cut => {
+                cut = true;
+                shared.end_because(CloseReason::Drain);
+                for side in sides {
+                    shared.send_own(side, Own::Close(CloseCode::Away, "gateway shutting down"));
+                }
+                closing_since.get_or_insert_with(Instant::now);
             }
+            _ = sleep_until(closing_since.map(|t| t + CLOSE_WAIT)) => return,
+        }
+        let closing = ended.iter().chain(&dead).any(|e| *e)
+            || sides.iter().any(|s| {
+                Shared::flag(&shared.close_from, *s) || Shared::flag(&shared.close_to, *s)
+            });
+        if closing {
+            closing_since.get_or_insert_with(Instant::now);
+        }
+        let done = |s: Side| ended[s.index()] || dead[s.index()] || shared.handshake_done(s);
+        if done(Side::Client) && done(Side::Upstream) {
+            return;
         }
     }
 }
@@ -133,235 +356,195 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Handle one item from `from`; `Some(reason)` ends the relay.
-async fn forward<A, B>(
-    side: Side,
-    item: Option<Result<Message, WsError>>,
-    from: &mut WebSocketStream<A>,
-    to: &mut WebSocketStream<B>,
-    stats: &mut FrameStats,
-    counters: &Counters,
-) -> Option<CloseReason>
+/// Pass frames from `from` to the other side until `from` ends its stream; put the
+/// gateway's own frames in between. `Err` names the side whose socket failed.
+async fn direction<R, W>(
+    from: Side,
+    rx: &mut R,
+    tx: &mut W,
+    shared: &Shared,
+    options: &FrameOptions,
+) -> Result<(), Side>
 where
-    A: AsyncRead + AsyncWrite + Unpin,
-    B: AsyncRead + AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
 {
-    let (closed, failed) = match side {
-        Side::Client => (CloseReason::ClientClose, CloseReason::ClientError),
-        Side::Upstream => (CloseReason::UpstreamClose, CloseReason::UpstreamError),
-    };
-    let mut item = item;
-    let mut fed = false;
+    let to = from.other();
+    let mut scanner = Scanner::new(from.writer(), options.max_message_size);
     loop {
-        match item {
-            None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
-                if fed {
-                    let _ = to.flush().await;
-                }
-                close(to, CloseCode::Away, "the other side went away").await;
-                return Some(closed);
+        if scanner.at_boundary() {
+            for own in shared.take_own(to) {
+                write_own(tx, to, own, &mut scanner, shared).await?;
             }
-            Some(Err(e)) => {
-                // Messages before the bad frame still go through, as if unbatched.
-                if fed {
-                    let _ = to.flush().await;
-                }
-                fail(side, e, from, to).await;
-                return Some(failed);
-            }
-            Some(Ok(Message::Close(frame))) => {
-                if fed {
-                    let _ = to.flush().await;
-                }
-                let late = pass_close(frame, to).await;
-                match side {
-                    // What the upstream sent before it saw the Close still reaches the
-                    // client, then the client's Close reply.
-                    Side::Client => {
-                        for m in &late {
-                            count(Side::Upstream, m, stats, counters);
-                        }
-                        deliver_late(from, late).await
-                    }
-                    // The upstream ended its side; data to it after its Close is moot.
-                    Side::Upstream => {
-                        let _ = from.flush().await;
-                    }
-                }
-                return Some(closed);
-            }
-            Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                count(side, &message, stats, counters);
-                if to.feed(message).await.is_err() {
-                    return Some(other_failed(side));
-                }
-                fed = true;
-            }
-            Some(Ok(_)) => {}
         }
-        // Forward everything that already arrived before paying for one flush.
-        match from.next().now_or_never() {
-            Some(next) => item = next,
-            None => break,
-        }
-    }
-    if fed && to.flush().await.is_err() {
-        return Some(other_failed(side));
-    }
-    None
-}
-
-/// A side broke the protocol: tell it why (1002, 1007 for bad UTF-8, 1009 for size),
-/// and tell the other side the session is over (1001).
-async fn fail<A, B>(
-    side: Side,
-    e: WsError,
-    from: &mut WebSocketStream<A>,
-    to: &mut WebSocketStream<B>,
-) where
-    A: AsyncRead + AsyncWrite + Unpin,
-    B: AsyncRead + AsyncWrite + Unpin,
-{
-    tracing::debug!(?side, error = %e, "WebSocket error");
-    let (code, why) = match &e {
-        WsError::Capacity(_) => (CloseCode::Size, "message too big"),
-        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8 in a text message"),
-        WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
-        _ => (CloseCode::Away, "the connection failed"),
-    };
-    let _ = tokio::join!(
-        close(from, code, why),
-        close(to, CloseCode::Away, "the other side failed")
-    );
-}
-
-fn other_failed(side: Side) -> CloseReason {
-    match side {
-        Side::Client => CloseReason::UpstreamError,
-        Side::Upstream => CloseReason::ClientError,
-    }
-}
-
-pub(crate) fn count(side: Side, message: &Message, stats: &mut FrameStats, counters: &Counters) {
-    let len = message.len() as u64;
-    match side {
-        Side::Client => {
-            stats.messages_up += 1;
-            stats.bytes_up += len;
-            counters.add_up(len);
-        }
-        Side::Upstream => {
-            stats.messages_down += 1;
-            stats.bytes_down += len;
-            counters.add_down(len);
-        }
-    }
-}
-
-/// Pass a Close on with its code and reason, and wait (briefly) for the answer; return
-/// the data messages `to` sent before its Close reply (they were on their way).
-async fn pass_close<B>(frame: Option<CloseFrame>, to: &mut WebSocketStream<B>) -> Vec<Message>
-where
-    B: AsyncRead + AsyncWrite + Unpin,
-{
-    let frame = frame.map(|f| match f.code {
-        // 1005 and 1006 must never be sent in a Close frame (RFC 6455 §7.4.1).
-        CloseCode::Status | CloseCode::Abnormal => CloseFrame {
-            code: CloseCode::Normal,
-            reason: f.reason,
-        },
-        _ => f,
-    });
-    let mut late = Vec::new();
-    if to.close(frame).await.is_ok() {
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            let mut size = 0;
-            while let Some(Ok(m)) = to.next().await {
-                match m {
-                    Message::Close(_) => break,
-                    Message::Text(_) | Message::Binary(_) if size < LATE_LIMIT => {
-                        size += m.len();
-                        late.push(m);
-                    }
-                    _ => {}
-                }
-            }
-        })
-        .await;
-    }
-    late
-}
-
-/// Most bytes of data kept for a peer whose Close was read before the other side's last
-/// messages arrived.
-const LATE_LIMIT: usize = 16 << 20;
-
-/// Deliver data messages to a client whose Close we already read, before its queued Close
-/// reply: tokio-tungstenite refuses to send data after a Close was received, so they go
-/// as raw frames (server to client: unmasked). Then the Close reply is flushed.
-pub(crate) async fn deliver_late<S>(client: &mut WebSocketStream<S>, late: Vec<Message>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    use tokio::io::AsyncWriteExt;
-    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-    let mut bytes = Vec::new();
-    for m in late {
-        let frame = match m {
-            Message::Text(t) => {
-                Frame::message(bytes::Bytes::from(t), OpCode::Data(Data::Text), true)
-            }
-            Message::Binary(b) => Frame::message(b, OpCode::Data(Data::Binary), true),
-            _ => continue,
+        let step = tokio::select! {
+            biased;
+            _ = shared.outbox_ready[to.index()].notified(), if scanner.at_boundary() => continue,
+            step = std::future::poll_fn(|cx| poll_step(cx, from, rx, tx, &mut scanner)) => step,
         };
-        let _ = frame.format(&mut bytes);
+        let (seen, violation, rest) = match step {
+            Err(side) => {
+                shared.end_because(side.failed());
+                if side == from && scanner.at_boundary() {
+                    let own = Own::Close(CloseCode::Away, "the other side failed");
+                    let _ = write_own(tx, to, own, &mut scanner, shared).await;
+                }
+                return Err(side);
+            }
+            Ok(Step::Eof) => {
+                if !Shared::flag(&shared.close_from, from) {
+                    // Gone without a Close frame (1006 to it): not a clean close.
+                    shared.end_because(from.failed());
+                    if scanner.at_boundary() {
+                        let own = Own::Close(CloseCode::Away, "the other side went away");
+                        let _ = write_own(tx, to, own, &mut scanner, shared).await;
+                    }
+                }
+                let _ = tx.shutdown().await;
+                return Ok(());
+            }
+            Ok(Step::Moved(seen, violation, rest)) => (seen, violation, rest),
+        };
+        shared.heard[from.index()].store(true, Ordering::Relaxed);
+        if !rest.is_empty() {
+            tx.write_all(&rest).await.map_err(|_| to)?;
+        }
+        tx.flush().await.map_err(|_| to)?;
+        record(from, seen, shared, &options.counters);
+        if seen.close {
+            shared.end_because(from.closed());
+            shared.set(&shared.close_from, from);
+            shared.set(&shared.close_to, to);
+        }
+        if let Some(v) = violation {
+            tracing::debug!(?from, why = v.why, "WebSocket protocol error");
+            shared.end_because(from.failed());
+            let own = Own::Close(CloseCode::Away, "the other side broke the protocol");
+            write_own(tx, to, own, &mut scanner, shared).await?;
+            shared.send_own(from, Own::Close(v.code, v.why));
+        }
     }
-    if !bytes.is_empty() {
-        let _ = client.get_mut().write_all(&bytes).await;
-    }
-    let _ = client.flush().await;
 }
 
-async fn close<S>(ws: &mut WebSocketStream<S>, code: CloseCode, reason: &str)
+/// Write one of the gateway's frames to `to`, unless a Close already went there.
+async fn write_own<W>(
+    tx: &mut W,
+    to: Side,
+    own: Own,
+    scanner: &mut Scanner,
+    shared: &Shared,
+) -> Result<(), Side>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin,
 {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if ws.close(Some(frame)).await.is_ok() {
-        let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            while let Some(Ok(m)) = ws.next().await {
-                if m.is_close() {
-                    break;
-                }
-            }
-        })
-        .await;
+    if Shared::flag(&shared.close_to, to) {
+        return Ok(());
     }
+    tx.write_all(&own.encode(to)).await.map_err(|_| to)?;
+    tx.flush().await.map_err(|_| to)?;
+    if let Own::Close(..) = own {
+        scanner.mute();
+        shared.set(&shared.close_to, to);
+    }
+    Ok(())
+}
+
+fn record(from: Side, seen: Scanned, shared: &Shared, counters: &Counters) {
+    if seen.messages > 0 {
+        shared.messages[from.index()].fetch_add(seen.messages, Ordering::Relaxed);
+    }
+    if seen.payload > 0 {
+        shared.payload[from.index()].fetch_add(seen.payload, Ordering::Relaxed);
+        match from {
+            Side::Client => counters.add_up(seen.payload),
+            Side::Upstream => counters.add_down(seen.payload),
+        }
+    }
+}
+
+/// What one read-and-forward step did.
+enum Step {
+    /// The side ended its stream.
+    Eof,
+    /// Bytes were read and passed on; the bytes the socket could not take yet are last.
+    Moved(Scanned, Option<Violation>, Vec<u8>),
+}
+
+thread_local! {
+    /// Each worker thread's input and output buffers, shared by every relay it runs: a
+    /// step never awaits while holding them, so an idle relay keeps no buffer.
+    static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        std::cell::RefCell::new((vec![0u8; CHUNK], Vec::with_capacity(CHUNK + 256)));
+}
+
+/// One read of what `rx` has ready, scanned and written to `tx` as far as it takes it.
+fn poll_step<R, W>(
+    cx: &mut Context<'_>,
+    from: Side,
+    rx: &mut R,
+    tx: &mut W,
+    scanner: &mut Scanner,
+) -> Poll<Result<Step, Side>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    BUFFERS.with(|cell| {
+        let (input, out) = &mut *cell.borrow_mut();
+        let mut read = ReadBuf::new(input);
+        match Pin::new(&mut *rx).poll_read(cx, &mut read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(from)),
+            Poll::Ready(Ok(())) => {}
+        }
+        let data = read.filled();
+        if data.is_empty() {
+            return Poll::Ready(Ok(Step::Eof));
+        }
+        out.clear();
+        let (seen, violation) = scanner.scan(data, out);
+        let mut written = 0;
+        while written < out.len() {
+            match Pin::new(&mut *tx).poll_write(cx, &out[written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Err(from.other()));
+                }
+                Poll::Ready(Ok(k)) => written += k,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(Ok(Step::Moved(seen, violation, out[written..].to_vec())))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::DuplexStream;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::Role;
 
-    async fn pair() -> (
-        WebSocketStream<tokio::io::DuplexStream>,
-        WebSocketStream<tokio::io::DuplexStream>,
-    ) {
-        let (a, b) = tokio::io::duplex(64 * 1024);
-        let server = WebSocketStream::from_raw_socket(a, Role::Server, None).await;
-        let client = WebSocketStream::from_raw_socket(b, Role::Client, None).await;
-        (server, client)
+    /// A client of the gateway: the gateway's end of the connection, and the client.
+    async fn client_end() -> (DuplexStream, WebSocketStream<DuplexStream>) {
+        let (gateway, client) = tokio::io::duplex(64 * 1024);
+        let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        (gateway, client)
+    }
+
+    /// An upstream server: the server, and the gateway's end of the connection.
+    async fn server_end() -> (WebSocketStream<DuplexStream>, DuplexStream) {
+        let (server, gateway) = tokio::io::duplex(64 * 1024);
+        let server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        (server, gateway)
     }
 
     fn options(ping: Option<u64>, timeout: u64) -> FrameOptions {
         FrameOptions {
             ping_interval: ping.map(Duration::from_millis),
             ping_timeout: Duration::from_millis(timeout),
+            max_message_size: 1 << 20,
             cut: CancellationToken::new(),
             counters: Default::default(),
         }
@@ -369,8 +552,8 @@ mod tests {
 
     #[tokio::test]
     async fn messages_flow_both_ways_and_close_is_passed_on_with_its_code() {
-        let (gw_client, mut client) = pair().await;
-        let (mut server, gw_upstream) = pair().await;
+        let (gw_client, mut client) = client_end().await;
+        let (mut server, gw_upstream) = server_end().await;
         let relay = tokio::spawn(async move {
             relay_frames(gw_client, gw_upstream, &options(None, 1000)).await
         });
@@ -410,8 +593,8 @@ mod tests {
     async fn what_the_upstream_sent_before_seeing_the_clients_close_still_arrives() {
         // A client that ends its input at once (like `wsvia connect` at EOF) sends its last
         // message and Close back to back; the echo is on its way when the Close arrives.
-        let (gw_client, mut client) = pair().await;
-        let (mut server, gw_upstream) = pair().await;
+        let (gw_client, mut client) = client_end().await;
+        let (mut server, gw_upstream) = server_end().await;
         let relay = tokio::spawn(async move {
             relay_frames(gw_client, gw_upstream, &options(None, 1000)).await
         });
@@ -431,8 +614,8 @@ mod tests {
 
     #[tokio::test]
     async fn both_sides_are_pinged_and_a_silent_side_is_closed_with_1011_to_the_other() {
-        let (gw_client, mut client) = pair().await;
-        let (server, gw_upstream) = pair().await;
+        let (gw_client, mut client) = client_end().await;
+        let (server, gw_upstream) = server_end().await;
         let relay = tokio::spawn(async move {
             relay_frames(gw_client, gw_upstream, &options(Some(50), 150)).await
         });
@@ -455,8 +638,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_cut_closes_both_sides_with_1001() {
-        let (gw_client, mut client) = pair().await;
-        let (mut server, gw_upstream) = pair().await;
+        let (gw_client, mut client) = client_end().await;
+        let (mut server, gw_upstream) = server_end().await;
         let opts = options(None, 1000);
         let cut = opts.cut.clone();
         let relay = tokio::spawn(async move { relay_frames(gw_client, gw_upstream, &opts).await });

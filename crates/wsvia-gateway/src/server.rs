@@ -433,13 +433,10 @@ async fn websocket(
         shared.metrics.tunnel_delta(1);
         let cut = shared.drain.cut_token();
         let (reason, up, down) = if frames {
-            let config = ws_config(settings.max_message_size);
-            let client = WebSocketStream::from_raw_socket(client, Role::Server, Some(config)).await;
-            let upstream =
-                WebSocketStream::from_raw_socket(upstream, Role::Client, Some(config)).await;
             let opts = FrameOptions {
                 ping_interval: settings.ping_interval,
                 ping_timeout: settings.ping_timeout,
+                max_message_size: settings.max_message_size,
                 cut,
                 counters,
             };
@@ -529,6 +526,7 @@ async fn bridge_to(
             ping_interval: settings.ping_interval,
             ping_timeout: settings.ping_timeout,
             cut: shared.drain.cut_token(),
+            max_message_size: settings.max_message_size,
             counters: registration.counters().clone(),
         };
         shared.metrics.tunnel_delta(1);

@@ -1,0 +1,509 @@
+//! Where frames begin and end in one direction's byte stream, so the relay can pass them
+//! on as they are (masks and all) and still know where a frame of its own may go.
+//!
+//! Headers are parsed by tungstenite's [`FrameHeader`]; payloads are never copied aside
+//! or unmasked, except control frames (at most 125 bytes), which are kept whole until
+//! they are complete so a keepalive answer can be recognised and dropped.
+
+use std::io::Cursor;
+
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+
+/// The payload of the gateway's own pings; a pong carrying it is the answer to one of
+/// them and goes no further.
+pub(crate) const KEEPALIVE: &[u8] = b"wsvia-keepalive";
+
+/// The longest control frame: a 14-byte header and a 125-byte payload.
+const CONTROL_FRAME_MAX: usize = 14 + 125;
+
+/// Who writes the frames a scanner reads: clients must mask every frame, servers never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    Client,
+    Server,
+}
+
+/// A frame that breaks RFC 6455 or the size limit: the relay closes with `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub code: CloseCode,
+    pub why: &'static str,
+}
+
+impl Violation {
+    fn protocol(why: &'static str) -> Self {
+        Self {
+            code: CloseCode::Protocol,
+            why,
+        }
+    }
+
+    fn size(why: &'static str) -> Self {
+        Self {
+            code: CloseCode::Size,
+            why,
+        }
+    }
+}
+
+/// What one call to [`Scanner::scan`] passed on.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// Data messages whose last frame began here.
+    pub messages: u64,
+    /// Payload bytes of data frames passed on.
+    pub payload: u64,
+    /// A Close frame was passed on (the last frame this writer may send).
+    pub close: bool,
+}
+
+/// The state of one direction between reads.
+#[derive(Debug)]
+pub(crate) struct Scanner {
+    writer: Writer,
+    max_message: u64,
+    /// Payload bytes of the current data frame still to pass on (0: at a frame boundary).
+    remaining: u64,
+    /// A fragmented message is open: its next frame must be a continuation.
+    in_message: bool,
+    /// Payload bytes of the open message so far.
+    message_len: u64,
+    /// The start of a frame too short to act on yet (a header, or a control frame).
+    carry: Vec<u8>,
+    /// Frames are read but not passed on: a Close went to the other side first, or this
+    /// side broke the protocol. Only a Close is still looked for (the closing handshake).
+    muted: bool,
+    /// Nothing more is read: this side's Close went by, or its frames can't be parsed.
+    done: bool,
+}
+
+impl Scanner {
+    /// A scanner for frames written by `writer`, refusing messages over `max_message`.
+    pub(crate) fn new(writer: Writer, max_message: usize) -> Self {
+        Self {
+            writer,
+            max_message: max_message as u64,
+            remaining: 0,
+            in_message: false,
+            message_len: 0,
+            carry: Vec::new(),
+            muted: false,
+            done: false,
+        }
+    }
+
+    /// True between frames, where the relay may put a frame of its own into the output.
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.remaining == 0
+    }
+
+    /// Pass nothing more on (the output was closed), but still report this side's Close.
+    pub(crate) fn mute(&mut self) {
+        self.muted = true;
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        self.carry = Vec::new();
+    }
+
+    /// Append to `out` the bytes of `input` to pass on, and say what went by. A violation
+    /// mutes the scanner; the frames before it are in `out`.
+    pub(crate) fn scan(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> (Scanned, Option<Violation>) {
+        let mut seen = Scanned::default();
+        let mut violation = None;
+        while !input.is_empty() && !self.done {
+            if self.remaining > 0 {
+                let n = input
+                    .len()
+                    .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                if !self.muted {
+                    out.extend_from_slice(&input[..n]);
+                    seen.payload += n as u64;
+                }
+                self.remaining -= n as u64;
+                input = &input[n..];
+                continue;
+            }
+            let old = self.carry.len();
+            if old > 0 {
+                let take = input.len().min(CONTROL_FRAME_MAX - old);
+                self.carry.extend_from_slice(&input[..take]);
+            }
+            let carry = std::mem::take(&mut self.carry);
+            let buf: &[u8] = if old > 0 { &carry } else { input };
+            let frame = match self.next_frame(buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => {
+                    // Too short to act on: keep it (less than one control frame) for the next read.
+                    debug_assert!(old == 0 || carry.len() - old == input.len());
+                    self.carry = if old > 0 { carry } else { input.to_vec() };
+                    return (seen, violation);
+                }
+                Err(v) => {
+                    // No length to skip by: nothing more can be read from this side.
+                    self.stop();
+                    if !self.muted {
+                        violation = Some(v);
+                    }
+                    return (seen, violation);
+                }
+            };
+            let taken = frame.taken;
+            let bytes = &buf[..taken];
+            if let Err(v) = self.pass(&frame, bytes, out, &mut seen) {
+                // Muted from here on; the offender's Close reply is still looked for.
+                self.muted = true;
+                violation = Some(v);
+            }
+            input = &input[taken - old..];
+            let mut carry = carry;
+            carry.clear();
+            if carry.capacity() <= CONTROL_FRAME_MAX {
+                self.carry = carry;
+            }
+        }
+        (seen, violation)
+    }
+
+    /// The frame at the start of `buf` if enough of it is there to act on: a data frame's
+    /// header, or a whole control frame.
+    fn next_frame(&self, buf: &[u8]) -> Result<Option<Frame>, Violation> {
+        let mut cursor = Cursor::new(buf);
+        let (header, len) = match FrameHeader::parse(&mut cursor) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(None),
+            Err(_) => return Err(Violation::protocol("reserved opcode")),
+        };
+        let header_len = cursor.position() as usize;
+        let control = matches!(header.opcode, OpCode::Control(_));
+        if control && len > 125 {
+            return Err(Violation::protocol("control frame longer than 125 bytes"));
+        }
+        let taken = if control {
+            header_len + len as usize
+        } else {
+            header_len
+        };
+        if buf.len() < taken {
+            return Ok(None);
+        }
+        Ok(Some(Frame {
+            header,
+            header_len,
+            len,
+            taken,
+        }))
+    }
+
+    /// Check one frame and pass it on (data: its header now, its payload as it comes).
+    /// A frame that fails the check is skipped, not passed on.
+    fn pass(
+        &mut self,
+        frame: &Frame,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+        seen: &mut Scanned,
+    ) -> Result<(), Violation> {
+        let checked = if self.muted {
+            Ok(())
+        } else {
+            self.check(frame)
+        };
+        let mut forward = checked.is_ok() && !self.muted;
+        match frame.header.opcode {
+            OpCode::Control(Control::Close) if checked.is_ok() => {
+                seen.close = true;
+                self.done = true;
+            }
+            OpCode::Control(Control::Pong) => {
+                let payload = &bytes[frame.header_len..];
+                forward &= !unmasked_equals(payload, frame.header.mask, KEEPALIVE);
+            }
+            OpCode::Control(_) => {}
+            OpCode::Data(_) => {
+                self.remaining = frame.len;
+                if forward && frame.header.is_final {
+                    seen.messages += 1;
+                }
+            }
+        }
+        if forward {
+            out.extend_from_slice(bytes);
+        }
+        checked
+    }
+
+    /// RFC 6455 §5 for one frame from this writer, and the message size limit.
+    fn check(&mut self, frame: &Frame) -> Result<(), Violation> {
+        let header = &frame.header;
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(Violation::protocol(
+                "reserved bits set; no extension was agreed",
+            ));
+        }
+        match (self.writer, header.mask.is_some()) {
+            (Writer::Client, false) => {
+                return Err(Violation::protocol("a client frame was not masked"));
+            }
+            (Writer::Server, true) => return Err(Violation::protocol("a server frame was masked")),
+            _ => {}
+        }
+        let data = match header.opcode {
+            OpCode::Control(_) if !header.is_final => {
+                return Err(Violation::protocol("fragmented control frame"));
+            }
+            OpCode::Control(Control::Close) if frame.len == 1 => {
+                return Err(Violation::protocol("Close frame with a 1-byte payload"));
+            }
+            OpCode::Control(_) => return Ok(()),
+            OpCode::Data(data) => data,
+        };
+        match (data, self.in_message) {
+            (Data::Continue, false) => {
+                return Err(Violation::protocol("continuation frame outside a message"));
+            }
+            (Data::Text | Data::Binary, true) => {
+                return Err(Violation::protocol("new message before the last one ended"));
+            }
+            (Data::Continue, true) => {}
+            _ => self.message_len = 0,
+        }
+        self.message_len = self.message_len.saturating_add(frame.len);
+        if self.message_len > self.max_message {
+            return Err(Violation::size("message too big"));
+        }
+        self.in_message = !header.is_final;
+        Ok(())
+    }
+}
+
+/// A parsed frame start: `taken` bytes are acted on now.
+#[derive(Debug, Clone)]
+struct Frame {
+    header: FrameHeader,
+    header_len: usize,
+    len: u64,
+    taken: usize,
+}
+
+/// Whether `payload`, unmasked with `mask`, equals `expected`.
+fn unmasked_equals(payload: &[u8], mask: Option<[u8; 4]>, expected: &[u8]) -> bool {
+    let key = mask.unwrap_or([0; 4]);
+    payload.len() == expected.len()
+        && payload
+            .iter()
+            .zip(expected)
+            .enumerate()
+            .all(|(i, (b, e))| b ^ key[i % 4] == *e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame};
+
+    fn frame(opcode: OpCode, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let header = FrameHeader {
+            is_final: fin,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask,
+        };
+        let f = WsFrame::from_payload(header, payload.to_vec().into());
+        let mut out = Vec::new();
+        f.format(&mut out).unwrap();
+        out
+    }
+
+    const TEXT: OpCode = OpCode::Data(Data::Text);
+    const BINARY: OpCode = OpCode::Data(Data::Binary);
+    const CONT: OpCode = OpCode::Data(Data::Continue);
+    const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+    /// Feed `wire` in pieces of `step` bytes; return everything passed on and the first violation.
+    fn scan_in_steps(
+        scanner: &mut Scanner,
+        wire: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, Scanned, Option<Violation>) {
+        let mut out = Vec::new();
+        let mut total = Scanned::default();
+        let mut first = None;
+        for piece in wire.chunks(step) {
+            let (seen, violation) = scanner.scan(piece, &mut out);
+            total.messages += seen.messages;
+            total.payload += seen.payload;
+            total.close |= seen.close;
+            first = first.or(violation);
+        }
+        (out, total, first)
+    }
+
+    #[test]
+    fn frames_pass_unchanged_whatever_the_read_boundaries() {
+        let mut wire = frame(TEXT, false, b"hel", KEY);
+        wire.extend(frame(OpCode::Control(Control::Ping), true, b"p", KEY));
+        wire.extend(frame(CONT, true, b"lo", KEY));
+        wire.extend(frame(BINARY, true, &vec![7u8; 70_000], KEY));
+        for step in [1, 2, 3, 13, 64, 1000, usize::MAX] {
+            let mut s = Scanner::new(Writer::Client, 1 << 20);
+            let (out, seen, violation) = scan_in_steps(&mut s, &wire, step.min(wire.len()));
+            assert_eq!(violation, None, "step {step}");
+            assert_eq!(out, wire, "step {step}");
+            assert_eq!(seen.messages, 2);
+            assert_eq!(seen.payload, 5 + 70_000);
+            assert!(s.at_boundary());
+        }
+    }
+
+    #[test]
+    fn the_boundary_is_known_inside_a_frame() {
+        let wire = frame(BINARY, true, &[0u8; 100], None);
+        let mut s = Scanner::new(Writer::Server, 1 << 20);
+        let mut out = Vec::new();
+        s.scan(&wire[..50], &mut out);
+        assert!(!s.at_boundary());
+        s.scan(&wire[50..], &mut out);
+        assert!(s.at_boundary());
+    }
+
+    #[test]
+    fn answers_to_the_gateways_pings_are_dropped_and_other_pongs_pass() {
+        let ours = frame(OpCode::Control(Control::Pong), true, KEEPALIVE, KEY);
+        let theirs = frame(OpCode::Control(Control::Pong), true, b"app", KEY);
+        let mut wire = ours.clone();
+        wire.extend(&theirs);
+        for step in [1, 5, wire.len()] {
+            let mut s = Scanner::new(Writer::Client, 1024);
+            let (out, _, violation) = scan_in_steps(&mut s, &wire, step);
+            assert_eq!(violation, None);
+            assert_eq!(out, theirs, "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_close_passes_and_nothing_after_it() {
+        let mut close = WsFrame::close(Some(CloseFrame {
+            code: CloseCode::Library(4000),
+            reason: "bye".into(),
+        }));
+        close.header_mut().mask = KEY;
+        let mut wire = Vec::new();
+        close.format(&mut wire).unwrap();
+        let close_len = wire.len();
+        wire.extend(frame(TEXT, true, b"late", KEY));
+        let mut s = Scanner::new(Writer::Client, 1024);
+        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 3);
+        assert_eq!(violation, None);
+        assert!(seen.close);
+        assert_eq!(out, &wire[..close_len]);
+    }
+
+    #[test]
+    fn protocol_breaks_are_named_and_stop_the_stream_after_the_good_frames() {
+        let good = frame(TEXT, true, b"ok", KEY);
+        let cases: Vec<(Vec<u8>, Writer, CloseCode)> = vec![
+            (
+                frame(TEXT, true, b"x", None),
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                frame(TEXT, true, b"x", KEY),
+                Writer::Server,
+                CloseCode::Protocol,
+            ),
+            (
+                frame(CONT, true, b"x", KEY),
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                vec![0x83, 0x80, 0, 0, 0, 0],
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                vec![0xC1, 0x80, 0, 0, 0, 0],
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                frame(OpCode::Control(Control::Ping), false, b"", KEY),
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                vec![0x89, 0xFE, 0, 126, 0, 0, 0, 0],
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                frame(OpCode::Control(Control::Close), true, b"x", KEY),
+                Writer::Client,
+                CloseCode::Protocol,
+            ),
+            (
+                frame(BINARY, true, &[0u8; 2000], KEY),
+                Writer::Client,
+                CloseCode::Size,
+            ),
+        ];
+        for (i, (bad, writer, code)) in cases.into_iter().enumerate() {
+            let good = if writer == Writer::Client {
+                good.clone()
+            } else {
+                frame(TEXT, true, b"ok", None)
+            };
+            let mut wire = good.clone();
+            wire.extend(&bad);
+            wire.extend(&good);
+            let mut s = Scanner::new(writer, 1024);
+            let (out, _, violation) = scan_in_steps(&mut s, &wire, wire.len());
+            assert_eq!(violation.map(|v| v.code), Some(code), "case {i}");
+            assert_eq!(out, good, "case {i}");
+        }
+    }
+
+    #[test]
+    fn after_a_violation_nothing_passes_but_the_offenders_close_is_still_seen() {
+        let mut wire = frame(TEXT, true, b"x", None);
+        wire.extend(frame(TEXT, true, b"y", KEY));
+        wire.extend(frame(OpCode::Control(Control::Close), true, &[3, 232], KEY));
+        let mut s = Scanner::new(Writer::Client, 1024);
+        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 2);
+        assert_eq!(violation.map(|v| v.code), Some(CloseCode::Protocol));
+        assert!(out.is_empty());
+        assert!(seen.close);
+    }
+
+    #[test]
+    fn a_muted_scanner_passes_nothing_and_still_sees_the_close() {
+        let mut wire = frame(BINARY, true, &[9u8; 300], KEY);
+        wire.extend(frame(OpCode::Control(Control::Close), true, &[3, 232], KEY));
+        let mut s = Scanner::new(Writer::Client, 1024);
+        s.mute();
+        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 7);
+        assert_eq!(
+            (out.len(), seen.payload, seen.close, violation),
+            (0, 0, true, None)
+        );
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_even_in_small_fragments() {
+        let mut wire = frame(BINARY, false, &[0u8; 600], KEY);
+        wire.extend(frame(CONT, true, &[0u8; 600], KEY));
+        let mut s = Scanner::new(Writer::Client, 1000);
+        let (_, _, violation) = scan_in_steps(&mut s, &wire, 100);
+        assert_eq!(violation.map(|v| v.code), Some(CloseCode::Size));
+    }
+}
