@@ -5,7 +5,9 @@
 //! writes it on in the same step: no message is decoded, re-encoded, unmasked or
 //! re-masked, and an idle relay holds no buffer. Frames are still checked (masking,
 //! reserved bits and opcodes, control frame rules, fragmentation, the message size limit);
-//! a side that breaks them gets Close 1002 (1009 for size) and the other side 1001.
+//! a side that breaks them gets Close 1002 (1009 for size) and the other side 1001; the
+//! offender's Close waits for the other side's Close reply, so what that side sent before
+//! it (answers to the good frames) still arrives first.
 //! Payloads (UTF-8 of text, Close codes) are the endpoints' to check, as are their pings:
 //! pings and pongs between the peers pass end to end.
 //!
@@ -25,6 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -146,8 +149,15 @@ impl Own {
 struct Shared {
     /// Frames the gateway wants written to each side.
     outbox: [Mutex<Vec<Own>>; 2],
+    /// Each outbox has frames in it.
+    has_own: [AtomicBool; 2],
     /// Wakes the direction writing to each side when its outbox fills.
-    outbox_ready: [Notify; 2],
+    outbox_waker: [AtomicWaker; 2],
+    /// A Close for each side, to go instead of the other side's Close when that comes.
+    held_close: [Mutex<Option<Own>>; 2],
+    holding: [AtomicBool; 2],
+    /// Each side's direction (reading from it) has ended.
+    ended: [AtomicBool; 2],
     /// Something was read from each side since the keeper last looked.
     heard: [AtomicBool; 2],
     /// Each side sent its Close.
@@ -169,11 +179,27 @@ impl Shared {
             .lock()
             .expect("outbox lock")
             .push(own);
-        self.outbox_ready[to.index()].notify_one();
+        self.has_own[to.index()].store(true, Ordering::Release);
+        self.outbox_waker[to.index()].wake();
     }
 
     fn take_own(&self, to: Side) -> Vec<Own> {
+        if !self.has_own[to.index()].swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
         std::mem::take(&mut *self.outbox[to.index()].lock().expect("outbox lock"))
+    }
+
+    fn hold_close_for(&self, to: Side, own: Own) {
+        *self.held_close[to.index()].lock().expect("held close lock") = Some(own);
+        self.holding[to.index()].store(true, Ordering::Release);
+    }
+
+    fn take_held_close(&self, to: Side) -> Option<Own> {
+        self.held_close[to.index()]
+            .lock()
+            .expect("held close lock")
+            .take()
     }
 
     fn flag(flags: &[AtomicBool; 2], side: Side) -> bool {
@@ -219,27 +245,18 @@ pub async fn relay_frames<C, U>(
     options: &FrameOptions,
 ) -> (CloseReason, FrameStats)
 where
-    C: AsyncRead + AsyncWrite + Unpin,
-    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let shared = Shared::default();
-    let (mut client_rx, mut client_tx) = tokio::io::split(client);
-    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
-    let up = direction(
-        Side::Client,
-        &mut client_rx,
-        &mut upstream_tx,
-        &shared,
-        options,
-    );
-    let down = direction(
-        Side::Upstream,
-        &mut upstream_rx,
-        &mut client_tx,
-        &shared,
-        options,
-    );
-    keep(up, down, &shared, options).await;
+    let shared = Arc::new(Shared::default());
+    let moving = tokio::spawn(both_directions(
+        client,
+        upstream,
+        shared.clone(),
+        options.max_message_size,
+        options.counters.clone(),
+    ));
+    keep(AbortOnDrop(moving), &shared, options).await;
     let count = |flags: &[AtomicU64; 2], side: Side| flags[side.index()].load(Ordering::Relaxed);
     let stats = FrameStats {
         messages_up: count(&shared.messages, Side::Client),
@@ -255,21 +272,69 @@ where
     (reason, stats)
 }
 
-/// Run both directions, ping, and end the relay: when both sides are done, when a
-/// direction fails, or `CLOSE_WAIT` after closing began.
-async fn keep(
-    up: impl std::future::Future<Output = Result<(), Side>>,
-    down: impl std::future::Future<Output = Result<(), Side>>,
-    shared: &Shared,
-    options: &FrameOptions,
-) {
+/// The task moving frames; dropping this stops it (and closes both sockets).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Both directions, in a task of their own so that a message wakes only them, not the
+/// keeper's timers. A direction that fails ends both; one that ends cleanly (its side
+/// closed its stream, passed on as a half-close) waits for the other.
+async fn both_directions<C, U>(
+    client: C,
+    upstream: U,
+    shared: Arc<Shared>,
+    max_message_size: usize,
+    counters: Arc<Counters>,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut client_rx, mut client_tx) = tokio::io::split(client);
+    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
+    let limits = (max_message_size, &*counters);
+    let up = direction(
+        Side::Client,
+        &mut client_rx,
+        &mut upstream_tx,
+        &shared,
+        limits,
+    );
+    let down = direction(
+        Side::Upstream,
+        &mut upstream_rx,
+        &mut client_tx,
+        &shared,
+        limits,
+    );
     tokio::pin!(up, down);
+    let (first, result) = tokio::select! {
+        r = &mut up => (Side::Client, r),
+        r = &mut down => (Side::Upstream, r),
+    };
+    shared.set(&shared.ended, first);
+    if result.is_err() {
+        return;
+    }
+    let _ = match first {
+        Side::Client => down.await,
+        Side::Upstream => up.await,
+    };
+    shared.set(&shared.ended, first.other());
+}
+
+/// Ping, watch for closing, and end the relay: when both sides are done, when a
+/// direction fails, or `CLOSE_WAIT` after closing began.
+async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) {
     let period = options
         .ping_interval
         .unwrap_or(Duration::from_secs(86_400 * 365));
     let mut pings = tokio::time::interval_at(Instant::now() + period, period);
     let mut awaiting: [Option<Instant>; 2] = [None, None];
-    let mut ended = [false; 2];
     let mut dead = [false; 2];
     let mut closing_since: Option<Instant> = None;
     let mut cut = false;
@@ -282,18 +347,7 @@ async fn keep(
             .map(|since| *since + options.ping_timeout);
         let changed = shared.changed.notified();
         tokio::select! {
-            r = &mut up, if !ended[0] => {
-                ended[0] = true;
-                if r.is_err() {
-                    return;
-                }
-            }
-            r = &mut down, if !ended[1] => {
-                ended[1] = true;
-                if r.is_err() {
-                    return;
-                }
-            }
+            _ = &mut moving.0 => return,
             _ = changed => {}
             _ = pings.tick(), if options.ping_interval.is_some() && closing_since.is_none() => {
                 let now = Instant::now();
@@ -335,14 +389,17 @@ async fn keep(
             }
             _ = sleep_until(closing_since.map(|t| t + CLOSE_WAIT)) => return,
         }
-        let closing = ended.iter().chain(&dead).any(|e| *e)
+        let closing = dead.iter().any(|d| *d)
             || sides.iter().any(|s| {
-                Shared::flag(&shared.close_from, *s) || Shared::flag(&shared.close_to, *s)
+                Shared::flag(&shared.ended, *s)
+                    || Shared::flag(&shared.close_from, *s)
+                    || Shared::flag(&shared.close_to, *s)
             });
         if closing {
             closing_since.get_or_insert_with(Instant::now);
         }
-        let done = |s: Side| ended[s.index()] || dead[s.index()] || shared.handshake_done(s);
+        let done =
+            |s: Side| Shared::flag(&shared.ended, s) || dead[s.index()] || shared.handshake_done(s);
         if done(Side::Client) && done(Side::Upstream) {
             return;
         }
@@ -363,25 +420,32 @@ async fn direction<R, W>(
     rx: &mut R,
     tx: &mut W,
     shared: &Shared,
-    options: &FrameOptions,
+    (max_message_size, counters): (usize, &Counters),
 ) -> Result<(), Side>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let to = from.other();
-    let mut scanner = Scanner::new(from.writer(), options.max_message_size);
+    let mut scanner = Scanner::new(from.writer(), max_message_size);
     loop {
         if scanner.at_boundary() {
             for own in shared.take_own(to) {
                 write_own(tx, to, own, &mut scanner, shared).await?;
             }
         }
-        let step = tokio::select! {
-            biased;
-            _ = shared.outbox_ready[to.index()].notified(), if scanner.at_boundary() => continue,
-            step = std::future::poll_fn(|cx| poll_step(cx, from, rx, tx, &mut scanner)) => step,
-        };
+        let step = std::future::poll_fn(|cx| {
+            // Read at each poll: the other direction may start holding while this one waits.
+            scanner.hold_close(shared.holding[to.index()].load(Ordering::Acquire));
+            if scanner.at_boundary() {
+                shared.outbox_waker[to.index()].register(cx.waker());
+                if shared.has_own[to.index()].load(Ordering::Acquire) {
+                    return Poll::Ready(Ok(Step::Own));
+                }
+            }
+            poll_step(cx, from, rx, tx, &mut scanner)
+        })
+        .await;
         let (seen, violation, rest) = match step {
             Err(side) => {
                 shared.end_because(side.failed());
@@ -396,13 +460,16 @@ where
                     // Gone without a Close frame (1006 to it): not a clean close.
                     shared.end_because(from.failed());
                     if scanner.at_boundary() {
-                        let own = Own::Close(CloseCode::Away, "the other side went away");
+                        let own = shared
+                            .take_held_close(to)
+                            .unwrap_or(Own::Close(CloseCode::Away, "the other side went away"));
                         let _ = write_own(tx, to, own, &mut scanner, shared).await;
                     }
                 }
                 let _ = tx.shutdown().await;
                 return Ok(());
             }
+            Ok(Step::Own) => continue,
             Ok(Step::Moved(seen, violation, rest)) => (seen, violation, rest),
         };
         shared.heard[from.index()].store(true, Ordering::Relaxed);
@@ -410,18 +477,23 @@ where
             tx.write_all(&rest).await.map_err(|_| to)?;
         }
         tx.flush().await.map_err(|_| to)?;
-        record(from, seen, shared, &options.counters);
+        record(from, seen, shared, counters);
         if seen.close {
             shared.end_because(from.closed());
             shared.set(&shared.close_from, from);
-            shared.set(&shared.close_to, to);
+            match shared.take_held_close(to) {
+                Some(own) => write_own(tx, to, own, &mut scanner, shared).await?,
+                None => shared.set(&shared.close_to, to),
+            }
         }
         if let Some(v) = violation {
             tracing::debug!(?from, why = v.why, "WebSocket protocol error");
             shared.end_because(from.failed());
+            // The offender hears why only after the other side's Close reply, so what
+            // that side sent before it (answers to the good frames) still arrives first.
+            shared.hold_close_for(from, Own::Close(v.code, v.why));
             let own = Own::Close(CloseCode::Away, "the other side broke the protocol");
             write_own(tx, to, own, &mut scanner, shared).await?;
-            shared.send_own(from, Own::Close(v.code, v.why));
         }
     }
 }
@@ -464,6 +536,8 @@ fn record(from: Side, seen: Scanned, shared: &Shared, counters: &Counters) {
 
 /// What one read-and-forward step did.
 enum Step {
+    /// The gateway has frames of its own to write first.
+    Own,
     /// The side ended its stream.
     Eof,
     /// Bytes were read and passed on; the bytes the socket could not take yet are last.
@@ -550,13 +624,26 @@ mod tests {
         }
     }
 
+    type Relay = tokio::task::JoinHandle<(CloseReason, FrameStats)>;
+
+    /// A client and a server WebSocket with the relay between them.
+    async fn start(
+        options: FrameOptions,
+    ) -> (
+        WebSocketStream<DuplexStream>,
+        WebSocketStream<DuplexStream>,
+        Relay,
+    ) {
+        let (gw_client, client) = client_end().await;
+        let (server, gw_upstream) = server_end().await;
+        let relay =
+            tokio::spawn(async move { relay_frames(gw_client, gw_upstream, &options).await });
+        (client, server, relay)
+    }
+
     #[tokio::test]
     async fn messages_flow_both_ways_and_close_is_passed_on_with_its_code() {
-        let (gw_client, mut client) = client_end().await;
-        let (mut server, gw_upstream) = server_end().await;
-        let relay = tokio::spawn(async move {
-            relay_frames(gw_client, gw_upstream, &options(None, 1000)).await
-        });
+        let (mut client, mut server, relay) = start(options(None, 1000)).await;
         client.send(Message::text("hi")).await.unwrap();
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("hi"));
         server.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
@@ -593,11 +680,7 @@ mod tests {
     async fn what_the_upstream_sent_before_seeing_the_clients_close_still_arrives() {
         // A client that ends its input at once (like `wsvia connect` at EOF) sends its last
         // message and Close back to back; the echo is on its way when the Close arrives.
-        let (gw_client, mut client) = client_end().await;
-        let (mut server, gw_upstream) = server_end().await;
-        let relay = tokio::spawn(async move {
-            relay_frames(gw_client, gw_upstream, &options(None, 1000)).await
-        });
+        let (mut client, mut server, relay) = start(options(None, 1000)).await;
         client.send(Message::text("last")).await.unwrap();
         client.close(None).await.unwrap();
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("last"));
@@ -613,12 +696,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_protocol_break_closes_with_1002_after_the_answers_to_the_good_frames() {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, mut server, relay) = start(options(None, 1000)).await;
+        client.send(Message::text("good")).await.unwrap();
+        // An unmasked frame from a client breaks RFC 6455 §5.1.
+        client
+            .get_mut()
+            .write_all(&[0x81, 0x01, b'x'])
+            .await
+            .unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("good"));
+        server.send(Message::text("good")).await.unwrap();
+        match server.next().await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Reading on sends the server's Close reply.
+        assert!(server.next().await.is_none());
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text("good"));
+        match client.next().await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Protocol),
+            other => panic!("unexpected {other:?}"),
+        }
+        drop((client, server));
+        let (reason, stats) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientError);
+        assert_eq!((stats.messages_up, stats.messages_down), (1, 1));
+    }
+
+    #[tokio::test]
     async fn both_sides_are_pinged_and_a_silent_side_is_closed_with_1011_to_the_other() {
-        let (gw_client, mut client) = client_end().await;
-        let (server, gw_upstream) = server_end().await;
-        let relay = tokio::spawn(async move {
-            relay_frames(gw_client, gw_upstream, &options(Some(50), 150)).await
-        });
+        let (mut client, server, relay) = start(options(Some(50), 150)).await;
         // The client keeps reading (answering pings); the server never reads: it is "stopped".
         let mut pings = 0;
         let close = loop {
@@ -638,11 +747,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_cut_closes_both_sides_with_1001() {
-        let (gw_client, mut client) = client_end().await;
-        let (mut server, gw_upstream) = server_end().await;
         let opts = options(None, 1000);
         let cut = opts.cut.clone();
-        let relay = tokio::spawn(async move { relay_frames(gw_client, gw_upstream, &opts).await });
+        let (mut client, mut server, relay) = start(opts).await;
         cut.cancel();
         let (a, b) = tokio::join!(client.next(), server.next());
         for m in [a, b] {

@@ -76,6 +76,8 @@ pub(crate) struct Scanner {
     muted: bool,
     /// Nothing more is read: this side's Close went by, or its frames can't be parsed.
     done: bool,
+    /// Report this side's Close but do not pass it on: the relay sends its own instead.
+    hold_close: bool,
 }
 
 impl Scanner {
@@ -90,6 +92,7 @@ impl Scanner {
             carry: Vec::new(),
             muted: false,
             done: false,
+            hold_close: false,
         }
     }
 
@@ -101,6 +104,11 @@ impl Scanner {
     /// Pass nothing more on (the output was closed), but still report this side's Close.
     pub(crate) fn mute(&mut self) {
         self.muted = true;
+    }
+
+    /// Keep (`true`) or pass on this side's Close frame when it comes.
+    pub(crate) fn hold_close(&mut self, hold: bool) {
+        self.hold_close = hold;
     }
 
     fn stop(&mut self) {
@@ -220,6 +228,7 @@ impl Scanner {
             OpCode::Control(Control::Close) if checked.is_ok() => {
                 seen.close = true;
                 self.done = true;
+                forward &= !self.hold_close;
             }
             OpCode::Control(Control::Pong) => {
                 let payload = &bytes[frame.header_len..];
@@ -496,6 +505,23 @@ mod tests {
             (out.len(), seen.payload, seen.close, violation),
             (0, 0, true, None)
         );
+    }
+
+    #[test]
+    fn a_held_close_is_reported_and_not_passed_on() {
+        let data = frame(TEXT, true, b"echo", None);
+        let mut wire = data.clone();
+        wire.extend(frame(
+            OpCode::Control(Control::Close),
+            true,
+            &[3, 233],
+            None,
+        ));
+        let mut s = Scanner::new(Writer::Server, 1024);
+        s.hold_close(true);
+        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 4);
+        assert_eq!((seen.close, violation), (true, None));
+        assert_eq!(out, data);
     }
 
     #[test]
