@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use wsvia_server::record::CloseReason;
 use wsvia_server::relay::Counters;
 
-use scan::{KEEPALIVE, Scanned, Scanner, Violation, Writer};
+use scan::{KEEPALIVE, Passed, Scanned, Scanner, Violation, Writer};
 
 /// How long a closing relay waits for both sides to finish (their Close replies, their
 /// end of the TCP stream) before it drops them.
@@ -545,8 +545,9 @@ enum Step {
 }
 
 thread_local! {
-    /// Each worker thread's input and output buffers, shared by every relay it runs: a
-    /// step never awaits while holding them, so an idle relay keeps no buffer.
+    /// Each worker thread's input buffer and the copy of it made when some of a read is
+    /// left out, shared by every relay it runs: a step never awaits while holding them, so
+    /// an idle relay keeps no buffer.
     static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
         std::cell::RefCell::new((vec![0u8; CHUNK], Vec::with_capacity(CHUNK + 256)));
 }
@@ -564,7 +565,7 @@ where
     W: AsyncWrite + Unpin,
 {
     BUFFERS.with(|cell| {
-        let (input, out) = &mut *cell.borrow_mut();
+        let (input, copy) = &mut *cell.borrow_mut();
         let mut read = ReadBuf::new(input);
         match Pin::new(&mut *rx).poll_read(cx, &mut read) {
             Poll::Pending => return Poll::Pending,
@@ -575,8 +576,9 @@ where
         if data.is_empty() {
             return Poll::Ready(Ok(Step::Eof));
         }
-        out.clear();
-        let (seen, violation) = scanner.scan(data, out);
+        let mut passed = Passed::new(data, copy);
+        let (seen, violation) = scanner.scan(data, &mut passed);
+        let out = passed.bytes();
         let mut written = 0;
         while written < out.len() {
             match Pin::new(&mut *tx).poll_write(cx, &out[written..]) {

@@ -58,6 +58,54 @@ pub(crate) struct Scanned {
     pub close: bool,
 }
 
+/// Where [`Scanner::scan`] puts the bytes to pass on from one read. While they are the
+/// read's own bytes in order from its start (the usual case), only their count is kept and
+/// nothing is copied; a frame left out, or one begun in an earlier read, switches to a copy.
+#[derive(Debug)]
+pub(crate) struct Passed<'a> {
+    input: &'a [u8],
+    prefix: usize,
+    copy: &'a mut Vec<u8>,
+    copying: bool,
+}
+
+impl<'a> Passed<'a> {
+    /// Bytes passed on from `input`, using `copy` (cleared) when they differ from it.
+    pub(crate) fn new(input: &'a [u8], copy: &'a mut Vec<u8>) -> Self {
+        copy.clear();
+        Self {
+            input,
+            prefix: 0,
+            copy,
+            copying: false,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if !self.copying {
+            if std::ptr::eq(bytes.as_ptr(), self.input[self.prefix..].as_ptr()) {
+                self.prefix += bytes.len();
+                return;
+            }
+            self.copying = true;
+            self.copy.extend_from_slice(&self.input[..self.prefix]);
+        }
+        self.copy.extend_from_slice(bytes);
+    }
+
+    /// Everything to pass on.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        if self.copying {
+            self.copy
+        } else {
+            &self.input[..self.prefix]
+        }
+    }
+}
+
 /// The state of one direction between reads.
 #[derive(Debug)]
 pub(crate) struct Scanner {
@@ -121,7 +169,7 @@ impl Scanner {
     pub(crate) fn scan(
         &mut self,
         mut input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Passed<'_>,
     ) -> (Scanned, Option<Violation>) {
         let mut seen = Scanned::default();
         let mut violation = None;
@@ -131,7 +179,7 @@ impl Scanner {
                     .len()
                     .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
                 if !self.muted {
-                    out.extend_from_slice(&input[..n]);
+                    out.push(&input[..n]);
                     seen.payload += n as u64;
                 }
                 self.remaining -= n as u64;
@@ -215,7 +263,7 @@ impl Scanner {
         &mut self,
         frame: &Frame,
         bytes: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Passed<'_>,
         seen: &mut Scanned,
     ) -> Result<(), Violation> {
         let checked = if self.muted {
@@ -243,7 +291,7 @@ impl Scanner {
             }
         }
         if forward {
-            out.extend_from_slice(bytes);
+            out.push(bytes);
         }
         checked
     }
@@ -346,8 +394,11 @@ mod tests {
         let mut out = Vec::new();
         let mut total = Scanned::default();
         let mut first = None;
+        let mut copy = Vec::new();
         for piece in wire.chunks(step) {
-            let (seen, violation) = scanner.scan(piece, &mut out);
+            let mut passed = Passed::new(piece, &mut copy);
+            let (seen, violation) = scanner.scan(piece, &mut passed);
+            out.extend_from_slice(passed.bytes());
             total.messages += seen.messages;
             total.payload += seen.payload;
             total.close |= seen.close;
@@ -374,13 +425,31 @@ mod tests {
     }
 
     #[test]
+    fn whole_frames_pass_without_a_copy_and_a_dropped_pong_makes_one() {
+        let data = frame(BINARY, true, &[5u8; 1000], KEY);
+        let mut copy = Vec::new();
+        let mut s = Scanner::new(Writer::Client, 1 << 20);
+        let mut passed = Passed::new(&data, &mut copy);
+        s.scan(&data, &mut passed);
+        assert_eq!(passed.bytes(), &data[..]);
+        assert!(!passed.copying);
+
+        let mut wire = frame(OpCode::Control(Control::Pong), true, KEEPALIVE, KEY);
+        wire.extend(&data);
+        let mut passed = Passed::new(&wire, &mut copy);
+        s.scan(&wire, &mut passed);
+        assert_eq!(passed.bytes(), &data[..]);
+        assert!(passed.copying);
+    }
+
+    #[test]
     fn the_boundary_is_known_inside_a_frame() {
         let wire = frame(BINARY, true, &[0u8; 100], None);
         let mut s = Scanner::new(Writer::Server, 1 << 20);
-        let mut out = Vec::new();
-        s.scan(&wire[..50], &mut out);
+        let mut copy = Vec::new();
+        s.scan(&wire[..50], &mut Passed::new(&wire[..50], &mut copy));
         assert!(!s.at_boundary());
-        s.scan(&wire[50..], &mut out);
+        s.scan(&wire[50..], &mut Passed::new(&wire[50..], &mut copy));
         assert!(s.at_boundary());
     }
 
