@@ -12,7 +12,8 @@
 //! pings and pongs between the peers pass end to end.
 //!
 //! Every `ping_interval` the gateway pings both sides, between frames. Anything from a side
-//! proves it is alive; a side that sends nothing within `ping_timeout` of a ping is dropped
+//! proves it is alive; a side that sends nothing within `ping_timeout` of a ping (counted
+//! from when the ping is written to it, after any frame in progress) is dropped
 //! and the other side gets Close 1011. The answers to the gateway's pings go no further.
 //! Intermediaries with idle timeouts (nginx, load balancers) see traffic on a quiet
 //! connection, and a dead peer is found in seconds. Close is passed on with its code and
@@ -160,6 +161,8 @@ struct Shared {
     ended: [AtomicBool; 2],
     /// Something was read from each side since the keeper last looked.
     heard: [AtomicBool; 2],
+    /// A ping was written to each side since the keeper last looked.
+    pinged: [AtomicBool; 2],
     /// Each side sent its Close.
     close_from: [AtomicBool; 2],
     /// A Close was written to each side (nothing follows it).
@@ -174,11 +177,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// Queue a frame for `to`. A ping already waiting (the side is inside a long frame)
+    /// is not queued twice.
     fn send_own(&self, to: Side, own: Own) {
-        self.outbox[to.index()]
-            .lock()
-            .expect("outbox lock")
-            .push(own);
+        {
+            let mut outbox = self.outbox[to.index()].lock().expect("outbox lock");
+            if matches!(own, Own::Ping) && outbox.iter().any(|o| matches!(o, Own::Ping)) {
+                return;
+            }
+            outbox.push(own);
+        }
         self.has_own[to.index()].store(true, Ordering::Release);
         self.outbox_waker[to.index()].wake();
     }
@@ -350,13 +358,7 @@ async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) 
             _ = &mut moving.0 => return,
             _ = changed => {}
             _ = pings.tick(), if options.ping_interval.is_some() && closing_since.is_none() => {
-                let now = Instant::now();
                 for side in sides {
-                    let i = side.index();
-                    let answered = shared.heard[i].swap(false, Ordering::Relaxed);
-                    if awaiting[i].is_none() || answered {
-                        awaiting[i] = Some(now);
-                    }
                     shared.send_own(side, Own::Ping);
                 }
             }
@@ -388,6 +390,18 @@ async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) 
                 closing_since.get_or_insert_with(Instant::now);
             }
             _ = sleep_until(closing_since.map(|t| t + CLOSE_WAIT)) => return,
+        }
+        // A side's time to answer starts when the ping is written to it, not when it is
+        // queued: a direction busy with one long frame writes it only after that frame.
+        let now = Instant::now();
+        for side in sides {
+            let i = side.index();
+            if shared.pinged[i].swap(false, Ordering::Relaxed) {
+                let answered = shared.heard[i].swap(false, Ordering::Relaxed);
+                if awaiting[i].is_none() || answered {
+                    awaiting[i] = Some(now);
+                }
+            }
         }
         let closing = dead.iter().any(|d| *d)
             || sides.iter().any(|s| {
@@ -514,6 +528,9 @@ where
     }
     tx.write_all(&own.encode(to)).await.map_err(|_| to)?;
     tx.flush().await.map_err(|_| to)?;
+    if let Own::Ping = own {
+        shared.set(&shared.pinged, to);
+    }
     if let Own::Close(..) = own {
         scanner.mute();
         shared.set(&shared.close_to, to);
@@ -725,6 +742,112 @@ mod tests {
         let (reason, stats) = relay.await.unwrap();
         assert_eq!(reason, CloseReason::ClientError);
         assert_eq!((stats.messages_up, stats.messages_down), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn pings_go_between_frames_of_big_messages_and_the_keepalive_answers_stop_here() {
+        // Pings every 2 ms while 256 KiB messages stream through with short pauses: the
+        // server (which checks masking and framing) must see whole messages, and the
+        // gateway's pings, masked; the client's answers to them must not reach it.
+        let (mut client, mut server, relay) = start(options(Some(2), 5_000)).await;
+        let sender = tokio::spawn(async move {
+            for i in 0..8u8 {
+                client
+                    .send(Message::binary(vec![i; 256 * 1024]))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            client.close(None).await.unwrap();
+            // Read on (answering pings) until the server's Close comes back.
+            while let Some(Ok(_)) = client.next().await {}
+            client
+        });
+        let (mut got, mut pings) = (0u8, 0);
+        loop {
+            match server.next().await {
+                Some(Ok(Message::Binary(b))) => {
+                    assert!(b.len() == 256 * 1024 && b.iter().all(|x| *x == got));
+                    got += 1;
+                }
+                Some(Ok(Message::Ping(p))) => {
+                    assert_eq!(&p[..], KEEPALIVE);
+                    pings += 1;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(other)) => panic!("unexpected {other:?}"),
+                Some(Err(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, 8);
+        assert!(pings >= 1, "the server was pinged");
+        while server.next().await.is_some() {}
+        let client = sender.await.unwrap();
+        drop((client, server));
+        let (reason, stats) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientClose);
+        assert_eq!(stats.messages_up, 8);
+    }
+
+    #[tokio::test]
+    async fn a_side_that_cannot_be_pinged_behind_a_long_stream_is_not_timed_out() {
+        // The client streams without pause for longer than the ping timeout; the server
+        // only reads. Pings to the server wait for a frame boundary, and its time to
+        // answer starts only when one is written.
+        let (mut client, mut server, relay) = start(options(Some(10), 40)).await;
+        let sender = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut sent = 0u64;
+            while started.elapsed() < Duration::from_millis(300) {
+                client
+                    .send(Message::binary(vec![7u8; 1 << 20]))
+                    .await
+                    .unwrap();
+                sent += 1;
+            }
+            (client, sent)
+        });
+        let mut received = 0u64;
+        let reader = async {
+            loop {
+                match server.next().await.unwrap().unwrap() {
+                    Message::Binary(_) => received += 1,
+                    Message::Ping(_) => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        };
+        let (mut client, sent) = tokio::select! {
+            r = sender => r.unwrap(),
+            _ = reader => unreachable!(),
+        };
+        while received < sent {
+            if let Message::Binary(_) = server.next().await.unwrap().unwrap() {
+                received += 1;
+            }
+        }
+        assert!(sent >= 2, "the client streamed for 300 ms");
+        client.close(None).await.unwrap();
+        while server.next().await.is_some() {}
+        while let Some(Ok(_)) = client.next().await {}
+        drop((client, server));
+        let (reason, _) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientClose);
+    }
+
+    #[test]
+    fn a_waiting_ping_is_not_queued_twice() {
+        let shared = Shared::default();
+        shared.send_own(Side::Client, Own::Ping);
+        shared.send_own(Side::Client, Own::Ping);
+        shared.send_own(Side::Client, Own::Close(CloseCode::Away, "bye"));
+        let queued = shared.take_own(Side::Client);
+        assert!(matches!(
+            queued[..],
+            [Own::Ping, Own::Close(CloseCode::Away, _)]
+        ));
+        assert!(shared.take_own(Side::Client).is_empty());
+        assert!(shared.take_own(Side::Upstream).is_empty());
     }
 
     #[tokio::test]
