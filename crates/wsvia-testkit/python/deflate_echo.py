@@ -12,12 +12,10 @@ RSV1 set (were compressed). Without options it accepts permessage-deflate as
 `websockets` does by default (server_max_window_bits=12, client_max_window_bits=12).
 """
 import argparse
-import asyncio
-import sys
 
-from websockets.asyncio.server import serve
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
+from announce import run, serve_announced
 from frame_counts import count_frames
 
 
@@ -54,14 +52,8 @@ async def main():
             client_max_window_bits=args.client_max_window_bits,
         )
         options = {"compression": None, "extensions": [factory]}
-    async with serve(handler, "127.0.0.1", 0, max_size=16 * 1024 * 1024, **options) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(f"PORT {port}", flush=True)
-        await server.serve_forever()
+    await serve_announced(handler, **options)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)

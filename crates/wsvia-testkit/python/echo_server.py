@@ -5,12 +5,10 @@ upgrade request's headers as one JSON text message, then echoes, so tests can se
 exactly what reached the origin (and what did not, e.g. Proxy-Authorization).
 """
 import argparse
-import asyncio
 import json
 import ssl
-import sys
 
-from websockets.asyncio.server import serve
+from announce import run, serve_announced
 
 
 async def handler(ws):
@@ -29,14 +27,8 @@ async def main():
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
-    async with serve(handler, "127.0.0.1", 0, ssl=context, max_size=16 * 1024 * 1024) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(f"PORT {port}", flush=True)
-        await server.serve_forever()
+    await serve_announced(handler, ssl=context)
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)
