@@ -37,7 +37,11 @@ fn header_round_trip(rest: &[u8]) {
     };
     let answer = accepted.to_string();
     let checked = DeflateOptions::default().check_answer(Some(&answer));
-    assert_eq!(checked.ok().flatten(), Some(accepted), "{header:?} → {answer:?}");
+    assert_eq!(
+        checked.ok().flatten(),
+        Some(accepted),
+        "{header:?} → {answer:?}"
+    );
 }
 
 fn read_frames(mode: u8, rest: &[u8]) {

@@ -19,7 +19,7 @@
 //! connection, and a dead peer is found in seconds. Close is passed on with its code and
 //! reason, and what a side sent before its Close reply still arrives.
 
-mod scan;
+pub mod scan;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: [`GatewayConfig`] (flags and TOML) checked into [`Settings`].
 //! - [`server`]: [`GatewayServer`]: listeners, TLS, routing, the three ways to serve a request.
-//! - [`frames`]: the frame-aware relay with the gateway's own pings.
+//! - [`frames`]: the frame-aware relay with the gateway's own pings; [`frames::scan`]
+//!   finds the frame boundaries in a byte stream.
 //! - [`bridge`]: WebSocket messages to TCP bytes and back.
 //! - [`sni`]: the SNI router: route raw TLS connections by server name, PROXY v2.
 #![forbid(unsafe_code)]

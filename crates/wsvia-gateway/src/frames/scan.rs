@@ -4,6 +4,22 @@
 //! Headers are parsed by tungstenite's [`FrameHeader`]; payloads are never copied aside
 //! or unmasked, except control frames (at most 125 bytes), which are kept whole until
 //! they are complete so a keepalive answer can be recognised and dropped.
+//!
+//! # Examples
+//! ```
+//! use wsvia_gateway::frames::scan::{Passed, Scanner, Writer};
+//! // A server's unmasked text frame "hi", arriving in two reads.
+//! let wire = [0x81, 0x02, b'h', b'i'];
+//! let mut scanner = Scanner::new(Writer::Server, 1 << 20);
+//! let mut copy = Vec::new();
+//! let mut passed = Passed::new(&wire[..1], &mut copy);
+//! scanner.scan(&wire[..1], &mut passed);
+//! assert!(passed.bytes().is_empty()); // half a header: kept for the next read
+//! let mut passed = Passed::new(&wire[1..], &mut copy);
+//! let (seen, violation) = scanner.scan(&wire[1..], &mut passed);
+//! assert_eq!(passed.bytes(), &wire[..]);
+//! assert_eq!((seen.messages, seen.payload, violation), (1, 2, None));
+//! ```
 
 use std::io::Cursor;
 
@@ -12,22 +28,51 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control
 
 /// The payload of the gateway's own pings; a pong carrying it is the answer to one of
 /// them and goes no further.
-pub(crate) const KEEPALIVE: &[u8] = b"wsvia-keepalive";
+///
+/// # Examples
+/// ```
+/// assert_eq!(wsvia_gateway::frames::scan::KEEPALIVE, b"wsvia-keepalive");
+/// ```
+pub const KEEPALIVE: &[u8] = b"wsvia-keepalive";
 
 /// The longest control frame: a 14-byte header and a 125-byte payload.
 const CONTROL_FRAME_MAX: usize = 14 + 125;
 
 /// Who writes the frames a scanner reads: clients must mask every frame, servers never.
+///
+/// # Examples
+/// ```
+/// use wsvia_gateway::frames::scan::{Scanner, Writer};
+/// let from_client = Scanner::new(Writer::Client, 16 << 20);
+/// assert!(from_client.at_boundary());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Writer {
+pub enum Writer {
+    /// A client: every frame masked.
     Client,
+    /// A server: no frame masked.
     Server,
 }
 
 /// A frame that breaks RFC 6455 or the size limit: the relay closes with `code`.
+///
+/// # Examples
+/// ```
+/// use wsvia_gateway::frames::scan::{Passed, Scanner, Writer};
+/// use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+/// let unmasked_from_a_client = [0x81, 0x01, b'x'];
+/// let mut scanner = Scanner::new(Writer::Client, 1024);
+/// let mut copy = Vec::new();
+/// let mut passed = Passed::new(&unmasked_from_a_client, &mut copy);
+/// let (_, violation) = scanner.scan(&unmasked_from_a_client, &mut passed);
+/// assert_eq!(violation.unwrap().code, CloseCode::Protocol);
+/// assert!(passed.bytes().is_empty());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Violation {
+pub struct Violation {
+    /// The Close code to send the side that broke the rule (1002, or 1009 for size).
     pub code: CloseCode,
+    /// Which rule, for the log and the Close reason.
     pub why: &'static str,
 }
 
@@ -48,8 +93,14 @@ impl Violation {
 }
 
 /// What one call to [`Scanner::scan`] passed on.
+///
+/// # Examples
+/// ```
+/// let seen = wsvia_gateway::frames::scan::Scanned::default();
+/// assert_eq!((seen.messages, seen.payload, seen.close), (0, 0, false));
+/// ```
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Scanned {
+pub struct Scanned {
     /// Data messages whose last frame began here.
     pub messages: u64,
     /// Payload bytes of data frames passed on.
@@ -61,8 +112,11 @@ pub(crate) struct Scanned {
 /// Where [`Scanner::scan`] puts the bytes to pass on from one read. While they are the
 /// read's own bytes in order from its start (the usual case), only their count is kept and
 /// nothing is copied; a frame left out, or one begun in an earlier read, switches to a copy.
+///
+/// # Examples
+/// See the [module](self).
 #[derive(Debug)]
-pub(crate) struct Passed<'a> {
+pub struct Passed<'a> {
     input: &'a [u8],
     prefix: usize,
     copy: &'a mut Vec<u8>,
@@ -71,7 +125,14 @@ pub(crate) struct Passed<'a> {
 
 impl<'a> Passed<'a> {
     /// Bytes passed on from `input`, using `copy` (cleared) when they differ from it.
-    pub(crate) fn new(input: &'a [u8], copy: &'a mut Vec<u8>) -> Self {
+    ///
+    /// # Examples
+    /// ```
+    /// let mut copy = Vec::new();
+    /// let passed = wsvia_gateway::frames::scan::Passed::new(b"abc", &mut copy);
+    /// assert!(passed.bytes().is_empty());
+    /// ```
+    pub fn new(input: &'a [u8], copy: &'a mut Vec<u8>) -> Self {
         copy.clear();
         Self {
             input,
@@ -97,7 +158,10 @@ impl<'a> Passed<'a> {
     }
 
     /// Everything to pass on.
-    pub(crate) fn bytes(&self) -> &[u8] {
+    ///
+    /// # Examples
+    /// See the [module](self).
+    pub fn bytes(&self) -> &[u8] {
         if self.copying {
             self.copy
         } else {
@@ -107,8 +171,11 @@ impl<'a> Passed<'a> {
 }
 
 /// The state of one direction between reads.
+///
+/// # Examples
+/// See the [module](self).
 #[derive(Debug)]
-pub(crate) struct Scanner {
+pub struct Scanner {
     writer: Writer,
     max_message: u64,
     /// Payload bytes of the current data frame still to pass on (0: at a frame boundary).
@@ -130,7 +197,10 @@ pub(crate) struct Scanner {
 
 impl Scanner {
     /// A scanner for frames written by `writer`, refusing messages over `max_message`.
-    pub(crate) fn new(writer: Writer, max_message: usize) -> Self {
+    ///
+    /// # Examples
+    /// See [`Writer`].
+    pub fn new(writer: Writer, max_message: usize) -> Self {
         Self {
             writer,
             max_message: max_message as u64,
@@ -145,17 +215,35 @@ impl Scanner {
     }
 
     /// True between frames, where the relay may put a frame of its own into the output.
-    pub(crate) fn at_boundary(&self) -> bool {
+    ///
+    /// # Examples
+    /// See [`Writer`].
+    pub fn at_boundary(&self) -> bool {
         self.remaining == 0
     }
 
     /// Pass nothing more on (the output was closed), but still report this side's Close.
-    pub(crate) fn mute(&mut self) {
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_gateway::frames::scan::{Passed, Scanner, Writer};
+    /// let mut scanner = Scanner::new(Writer::Server, 1024);
+    /// scanner.mute();
+    /// let close = [0x88, 0x02, 0x03, 0xE8]; // Close 1000
+    /// let mut copy = Vec::new();
+    /// let mut passed = Passed::new(&close, &mut copy);
+    /// assert!(scanner.scan(&close, &mut passed).0.close);
+    /// assert!(passed.bytes().is_empty());
+    /// ```
+    pub fn mute(&mut self) {
         self.muted = true;
     }
 
     /// Keep (`true`) or pass on this side's Close frame when it comes.
-    pub(crate) fn hold_close(&mut self, hold: bool) {
+    ///
+    /// # Examples
+    /// As [`Scanner::mute`], for the Close only.
+    pub fn hold_close(&mut self, hold: bool) {
         self.hold_close = hold;
     }
 
@@ -166,11 +254,10 @@ impl Scanner {
 
     /// Append to `out` the bytes of `input` to pass on, and say what went by. A violation
     /// mutes the scanner; the frames before it are in `out`.
-    pub(crate) fn scan(
-        &mut self,
-        mut input: &[u8],
-        out: &mut Passed<'_>,
-    ) -> (Scanned, Option<Violation>) {
+    ///
+    /// # Examples
+    /// See the [module](self).
+    pub fn scan(&mut self, mut input: &[u8], out: &mut Passed<'_>) -> (Scanned, Option<Violation>) {
         let mut seen = Scanned::default();
         let mut violation = None;
         while !input.is_empty() && !self.done {
@@ -225,6 +312,36 @@ impl Scanner {
             }
         }
         (seen, violation)
+    }
+
+    /// Scan all of `wire` as reads of `read` bytes each (the last may be shorter), as a
+    /// relay would: everything passed on, the totals, and the first violation.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_gateway::frames::scan::{Scanner, Writer};
+    /// let two_messages = [0x81, 0x01, b'a', 0x82, 0x01, b'b'];
+    /// let (out, seen, violation) = Scanner::new(Writer::Server, 1024).scan_reads(&two_messages, 1);
+    /// assert_eq!((out.as_slice(), seen.messages, violation), (&two_messages[..], 2, None));
+    /// ```
+    pub fn scan_reads(
+        &mut self,
+        wire: &[u8],
+        read: usize,
+    ) -> (Vec<u8>, Scanned, Option<Violation>) {
+        let (mut out, mut copy) = (Vec::new(), Vec::new());
+        let mut total = Scanned::default();
+        let mut first = None;
+        for piece in wire.chunks(read.max(1)) {
+            let mut passed = Passed::new(piece, &mut copy);
+            let (seen, violation) = self.scan(piece, &mut passed);
+            out.extend_from_slice(passed.bytes());
+            total.messages += seen.messages;
+            total.payload += seen.payload;
+            total.close |= seen.close;
+            first = first.or(violation);
+        }
+        (out, total, first)
     }
 
     /// The frame at the start of `buf` if enough of it is there to act on: a data frame's
@@ -385,28 +502,6 @@ mod tests {
     const CONT: OpCode = OpCode::Data(Data::Continue);
     const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
 
-    /// Feed `wire` in pieces of `step` bytes; return everything passed on and the first violation.
-    fn scan_in_steps(
-        scanner: &mut Scanner,
-        wire: &[u8],
-        step: usize,
-    ) -> (Vec<u8>, Scanned, Option<Violation>) {
-        let mut out = Vec::new();
-        let mut total = Scanned::default();
-        let mut first = None;
-        let mut copy = Vec::new();
-        for piece in wire.chunks(step) {
-            let mut passed = Passed::new(piece, &mut copy);
-            let (seen, violation) = scanner.scan(piece, &mut passed);
-            out.extend_from_slice(passed.bytes());
-            total.messages += seen.messages;
-            total.payload += seen.payload;
-            total.close |= seen.close;
-            first = first.or(violation);
-        }
-        (out, total, first)
-    }
-
     #[test]
     fn frames_pass_unchanged_whatever_the_read_boundaries() {
         let mut wire = frame(TEXT, false, b"hel", KEY);
@@ -415,7 +510,7 @@ mod tests {
         wire.extend(frame(BINARY, true, &vec![7u8; 70_000], KEY));
         for step in [1, 2, 3, 13, 64, 1000, usize::MAX] {
             let mut s = Scanner::new(Writer::Client, 1 << 20);
-            let (out, seen, violation) = scan_in_steps(&mut s, &wire, step.min(wire.len()));
+            let (out, seen, violation) = s.scan_reads(&wire, step.min(wire.len()));
             assert_eq!(violation, None, "step {step}");
             assert_eq!(out, wire, "step {step}");
             assert_eq!(seen.messages, 2);
@@ -461,7 +556,7 @@ mod tests {
         wire.extend(&theirs);
         for step in [1, 5, wire.len()] {
             let mut s = Scanner::new(Writer::Client, 1024);
-            let (out, _, violation) = scan_in_steps(&mut s, &wire, step);
+            let (out, _, violation) = s.scan_reads(&wire, step);
             assert_eq!(violation, None);
             assert_eq!(out, theirs, "step {step}");
         }
@@ -479,7 +574,7 @@ mod tests {
         let close_len = wire.len();
         wire.extend(frame(TEXT, true, b"late", KEY));
         let mut s = Scanner::new(Writer::Client, 1024);
-        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 3);
+        let (out, seen, violation) = s.scan_reads(&wire, 3);
         assert_eq!(violation, None);
         assert!(seen.close);
         assert_eq!(out, &wire[..close_len]);
@@ -545,7 +640,7 @@ mod tests {
             wire.extend(&bad);
             wire.extend(&good);
             let mut s = Scanner::new(writer, 1024);
-            let (out, _, violation) = scan_in_steps(&mut s, &wire, wire.len());
+            let (out, _, violation) = s.scan_reads(&wire, wire.len());
             assert_eq!(violation.map(|v| v.code), Some(code), "case {i}");
             assert_eq!(out, good, "case {i}");
         }
@@ -557,7 +652,7 @@ mod tests {
         wire.extend(frame(TEXT, true, b"y", KEY));
         wire.extend(frame(OpCode::Control(Control::Close), true, &[3, 232], KEY));
         let mut s = Scanner::new(Writer::Client, 1024);
-        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 2);
+        let (out, seen, violation) = s.scan_reads(&wire, 2);
         assert_eq!(violation.map(|v| v.code), Some(CloseCode::Protocol));
         assert!(out.is_empty());
         assert!(seen.close);
@@ -569,7 +664,7 @@ mod tests {
         wire.extend(frame(OpCode::Control(Control::Close), true, &[3, 232], KEY));
         let mut s = Scanner::new(Writer::Client, 1024);
         s.mute();
-        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 7);
+        let (out, seen, violation) = s.scan_reads(&wire, 7);
         assert_eq!(
             (out.len(), seen.payload, seen.close, violation),
             (0, 0, true, None)
@@ -588,7 +683,7 @@ mod tests {
         ));
         let mut s = Scanner::new(Writer::Server, 1024);
         s.hold_close(true);
-        let (out, seen, violation) = scan_in_steps(&mut s, &wire, 4);
+        let (out, seen, violation) = s.scan_reads(&wire, 4);
         assert_eq!((seen.close, violation), (true, None));
         assert_eq!(out, data);
     }
@@ -598,7 +693,7 @@ mod tests {
         let mut wire = frame(BINARY, false, &[0u8; 600], KEY);
         wire.extend(frame(CONT, true, &[0u8; 600], KEY));
         let mut s = Scanner::new(Writer::Client, 1000);
-        let (_, _, violation) = scan_in_steps(&mut s, &wire, 100);
+        let (_, _, violation) = s.scan_reads(&wire, 100);
         assert_eq!(violation.map(|v| v.code), Some(CloseCode::Size));
     }
 }
