@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use wsvia_server::record::CloseReason;
 
-use crate::frames::{FrameOptions, FrameStats};
+use crate::frames::{FrameOptions, FrameStats, sleep_until};
 
 /// The subprotocol websockify clients offer for raw binary frames.
 pub const BINARY_PROTOCOL: &str = "binary";
@@ -98,7 +98,7 @@ where
                     awaiting = Some(Instant::now());
                 }
             }
-            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+            _ = sleep_until(deadline) => {
                 return (CloseReason::PingTimeout, stats);
             }
             _ = options.cut.cancelled() => {

@@ -21,7 +21,6 @@
 
 pub mod scan;
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
@@ -29,7 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -37,16 +36,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use wsvia_server::record::CloseReason;
-use wsvia_server::relay::Counters;
+use wsvia_server::relay::{Counters, StepFault, poll_forward};
 
 use scan::{KEEPALIVE, Passed, Scanned, Scanner, Violation, Writer};
 
 /// How long a closing relay waits for both sides to finish (their Close replies, their
 /// end of the TCP stream) before it drops them.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-/// The most one read moves: the size of each worker thread's input buffer.
-const CHUNK: usize = 64 * 1024;
 
 /// Keepalive, limits and shutdown for one relay.
 #[derive(Debug, Clone)]
@@ -420,7 +416,8 @@ async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) 
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleep until `deadline`, or forever without one (a `select!` branch that may be off).
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -561,15 +558,8 @@ enum Step {
     Moved(Scanned, Option<Violation>, Vec<u8>),
 }
 
-thread_local! {
-    /// Each worker thread's input buffer and the copy of it made when some of a read is
-    /// left out, shared by every relay it runs: a step never awaits while holding them, so
-    /// an idle relay keeps no buffer.
-    static BUFFERS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
-        std::cell::RefCell::new((vec![0u8; CHUNK], Vec::with_capacity(CHUNK + 256)));
-}
-
-/// One read of what `rx` has ready, scanned and written to `tx` as far as it takes it.
+/// One read of what `rx` has ready, scanned and written to `tx` as far as it takes it
+/// (the relay's step, with the scanner choosing what goes on).
 fn poll_step<R, W>(
     cx: &mut Context<'_>,
     from: Side,
@@ -581,32 +571,16 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    BUFFERS.with(|cell| {
-        let (input, copy) = &mut *cell.borrow_mut();
-        let mut read = ReadBuf::new(input);
-        match Pin::new(&mut *rx).poll_read(cx, &mut read) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(_)) => return Poll::Ready(Err(from)),
-            Poll::Ready(Ok(())) => {}
-        }
-        let data = read.filled();
-        if data.is_empty() {
-            return Poll::Ready(Ok(Step::Eof));
-        }
+    let scan = |data: &[u8], copy: &mut Vec<u8>| {
         let mut passed = Passed::new(data, copy);
-        let (seen, violation) = scanner.scan(data, &mut passed);
-        let out = passed.bytes();
-        let mut written = 0;
-        while written < out.len() {
-            match Pin::new(&mut *tx).poll_write(cx, &out[written..]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Err(from.other()));
-                }
-                Poll::Ready(Ok(k)) => written += k,
-                Poll::Pending => break,
-            }
-        }
-        Poll::Ready(Ok(Step::Moved(seen, violation, out[written..].to_vec())))
+        let seen = scanner.scan(data, &mut passed);
+        (seen, passed.forward())
+    };
+    poll_forward(cx, rx, tx, scan).map(|step| match step {
+        Ok(None) => Ok(Step::Eof),
+        Ok(Some(moved)) => Ok(Step::Moved(moved.pass.0, moved.pass.1, moved.rest)),
+        Err(StepFault::Read) => Err(from),
+        Err(StepFault::Write) => Err(from.other()),
     })
 }
 

@@ -322,28 +322,127 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    poll_forward(cx, from, to, |data, _| ((), Forward::Read(data.len()))).map(|step| match step {
+        Ok(None) => Ok((0, Vec::new())),
+        Ok(Some(moved)) => Ok((moved.read, moved.rest)),
+        Err(StepFault::Read) => Err(from_side),
+        Err(StepFault::Write) => Err(other(from_side)),
+    })
+}
+
+/// What a [`poll_forward`] step writes on: the first `n` bytes of the read itself, or
+/// what `pass` put in the copy buffer.
+///
+/// # Examples
+/// See [`poll_forward`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// The first `n` bytes read, as they are.
+    Read(usize),
+    /// The copy buffer's contents.
+    Copy,
+}
+
+/// Which socket a [`poll_forward`] step failed on.
+///
+/// # Examples
+/// See [`poll_forward`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepFault {
+    /// Reading from `from` failed.
+    Read,
+    /// Writing to `to` failed (or it took nothing).
+    Write,
+}
+
+/// What one [`poll_forward`] step did.
+///
+/// # Examples
+/// See [`poll_forward`].
+#[derive(Debug)]
+pub struct Forwarded<T> {
+    /// Bytes read.
+    pub read: usize,
+    /// What `pass` said of them.
+    pub pass: T,
+    /// Bytes chosen to go on that `to` could not take yet: write them before the next step.
+    pub rest: Vec<u8>,
+}
+
+/// The relay's step for any stream: read what `from` has ready into the worker thread's
+/// scratch buffer, let `pass` choose what of it goes on (all of it, a prefix, or bytes it
+/// writes into the thread's copy buffer), and write that to `to` in the same poll, as far
+/// as `to` takes it; only the rest is copied out. `Ok(None)` is `from`'s end of stream.
+/// No buffer is held between steps, so an idle relay keeps none.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use wsvia_server::relay::{poll_forward, Forward};
+/// let (mut writer, mut from) = tokio::io::duplex(64);
+/// let (mut to, mut reader) = tokio::io::duplex(64);
+/// writer.write_all(b"hello").await.unwrap();
+/// // Pass on all but the last byte.
+/// let step = std::future::poll_fn(|cx| {
+///     poll_forward(cx, &mut from, &mut to, |data, _| (data.len(), Forward::Read(data.len() - 1)))
+/// })
+/// .await
+/// .unwrap()
+/// .unwrap();
+/// assert_eq!((step.read, step.pass, step.rest.len()), (5, 5, 0));
+/// let mut got = [0u8; 4];
+/// reader.read_exact(&mut got).await.unwrap();
+/// assert_eq!(&got, b"hell");
+/// # }
+/// ```
+pub fn poll_forward<R, W, T>(
+    cx: &mut std::task::Context<'_>,
+    from: &mut R,
+    to: &mut W,
+    pass: impl FnOnce(&[u8], &mut Vec<u8>) -> (T, Forward),
+) -> std::task::Poll<Result<Option<Forwarded<T>>, StepFault>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     use std::pin::Pin;
     use std::task::Poll;
     SCRATCH.with(|cell| {
-        let mut scratch = cell.borrow_mut();
-        let mut read = tokio::io::ReadBuf::new(&mut scratch);
-        match Pin::new(&mut *from).poll_read(cx, &mut read) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(_)) => return Poll::Ready(Err(from_side)),
-            Poll::Ready(Ok(())) => {}
-        }
-        let data = read.filled();
-        let mut written = 0;
-        while written < data.len() {
-            match Pin::new(&mut *to).poll_write(cx, &data[written..]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Err(other(from_side)));
-                }
-                Poll::Ready(Ok(k)) => written += k,
-                Poll::Pending => break,
+        COPY.with(|copy| {
+            let mut scratch = cell.borrow_mut();
+            let mut read = tokio::io::ReadBuf::new(&mut scratch);
+            match Pin::new(&mut *from).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(StepFault::Read)),
+                Poll::Ready(Ok(())) => {}
             }
-        }
-        Poll::Ready(Ok((data.len(), data[written..].to_vec())))
+            let data = read.filled();
+            if data.is_empty() {
+                return Poll::Ready(Ok(None));
+            }
+            let mut copy = copy.borrow_mut();
+            let (verdict, forward) = pass(data, &mut copy);
+            let out = match forward {
+                Forward::Read(n) => &data[..n],
+                Forward::Copy => &copy[..],
+            };
+            let mut written = 0;
+            while written < out.len() {
+                match Pin::new(&mut *to).poll_write(cx, &out[written..]) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Err(StepFault::Write));
+                    }
+                    Poll::Ready(Ok(k)) => written += k,
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Ready(Ok(Some(Forwarded {
+                read: data.len(),
+                pass: verdict,
+                rest: out[written..].to_vec(),
+            })))
+        })
     })
 }
 
@@ -402,6 +501,9 @@ thread_local! {
     /// awaits while holding it, so no tunnel keeps a buffer while idle and no step pays
     /// for allocating or zeroing one.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHUNK]);
+    /// Bytes a [`poll_forward`] step passes on that are not the read as it is; empty
+    /// until a step needs it.
+    static COPY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Read what `from` has ready into the thread's scratch buffer and write it to `to` at

@@ -157,6 +157,24 @@ impl<'a> Passed<'a> {
         self.copy.extend_from_slice(bytes);
     }
 
+    /// Where the bytes to pass on are, for [`poll_forward`](wsvia_server::relay::poll_forward):
+    /// a prefix of the input, or the copy.
+    ///
+    /// # Examples
+    /// ```
+    /// use wsvia_server::relay::Forward;
+    /// let mut copy = Vec::new();
+    /// let passed = wsvia_gateway::frames::scan::Passed::new(b"abc", &mut copy);
+    /// assert_eq!(passed.forward(), Forward::Read(0));
+    /// ```
+    pub fn forward(&self) -> wsvia_server::relay::Forward {
+        if self.copying {
+            wsvia_server::relay::Forward::Copy
+        } else {
+            wsvia_server::relay::Forward::Read(self.prefix)
+        }
+    }
+
     /// Everything to pass on.
     ///
     /// # Examples
