@@ -41,8 +41,12 @@ use wsvia_server::relay::{Counters, StepFault, poll_forward};
 use scan::{KEEPALIVE, Passed, Scanned, Scanner, Violation, Writer};
 
 /// How long a closing relay waits for both sides to finish (their Close replies, their
-/// end of the TCP stream) before it drops them.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// end of the TCP stream) before it drops them. (Short in unit tests, which wait it out.)
+const CLOSE_WAIT: Duration = Duration::from_millis(if cfg!(test) { 300 } else { 5_000 });
+
+/// After `CLOSE_WAIT`, how long a Close still held for a protocol breaker (the other side
+/// never replied) has to be written before the relay drops both sides.
+const LAST_CLOSE_WAIT: Duration = Duration::from_millis(if cfg!(test) { 100 } else { 1_000 });
 
 /// Keepalive, limits and shutdown for one relay.
 #[derive(Debug, Clone)]
@@ -206,6 +210,18 @@ impl Shared {
             .take()
     }
 
+    /// Queue the Closes still held (their other side never replied); whether there were any.
+    fn release_held_closes(&self) -> bool {
+        let mut released = false;
+        for side in [Side::Client, Side::Upstream] {
+            if let Some(own) = self.take_held_close(side) {
+                self.send_own(side, own);
+                released = true;
+            }
+        }
+        released
+    }
+
     fn flag(flags: &[AtomicBool; 2], side: Side) -> bool {
         flags[side.index()].load(Ordering::Relaxed)
     }
@@ -332,7 +348,8 @@ async fn both_directions<C, U>(
 }
 
 /// Ping, watch for closing, and end the relay: when both sides are done, when a
-/// direction fails, or `CLOSE_WAIT` after closing began.
+/// direction fails, or `CLOSE_WAIT` after closing began (`LAST_CLOSE_WAIT` more when a
+/// Close held for a protocol breaker has yet to be written).
 async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) {
     let period = options
         .ping_interval
@@ -341,6 +358,7 @@ async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) 
     let mut awaiting: [Option<Instant>; 2] = [None, None];
     let mut dead = [false; 2];
     let mut closing_since: Option<Instant> = None;
+    let mut close_wait = CLOSE_WAIT;
     let mut cut = false;
     let sides = [Side::Client, Side::Upstream];
     loop {
@@ -385,7 +403,12 @@ async fn keep(mut moving: AbortOnDrop, shared: &Shared, options: &FrameOptions) 
                 }
                 closing_since.get_or_insert_with(Instant::now);
             }
-            _ = sleep_until(closing_since.map(|t| t + CLOSE_WAIT)) => return,
+            _ = sleep_until(closing_since.map(|t| t + close_wait)) => {
+                if close_wait > CLOSE_WAIT || !shared.release_held_closes() {
+                    return;
+                }
+                close_wait += LAST_CLOSE_WAIT;
+            }
         }
         // A side's time to answer starts when the ping is written to it, not when it is
         // queued: a direction busy with one long frame writes it only after that frame.
@@ -716,6 +739,35 @@ mod tests {
         let (reason, stats) = relay.await.unwrap();
         assert_eq!(reason, CloseReason::ClientError);
         assert_eq!((stats.messages_up, stats.messages_down), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_breaker_hears_its_1002_even_when_the_other_side_never_replies_to_its_close() {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, mut server, relay) = start(options(None, 1000)).await;
+        client
+            .get_mut()
+            .write_all(&[0x81, 0x01, b'x'])
+            .await
+            .unwrap();
+        match server.next().await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
+            other => panic!("unexpected {other:?}"),
+        }
+        // The server neither reads on (which would send its reply) nor closes TCP.
+        let asked = Instant::now();
+        match client.next().await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Protocol),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            asked.elapsed() >= CLOSE_WAIT,
+            "held until the wait for the reply ran out"
+        );
+        assert!(client.next().await.is_none());
+        let (reason, _) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientError);
+        drop(server);
     }
 
     #[tokio::test]
