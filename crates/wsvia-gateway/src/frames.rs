@@ -21,6 +21,7 @@
 
 pub mod scan;
 
+use std::io::Cursor;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
@@ -28,7 +29,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -36,7 +38,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use wsvia_server::record::CloseReason;
-use wsvia_server::relay::{Counters, StepFault, poll_forward};
+use wsvia_server::relay::{Counters, Early, StepFault, poll_forward};
 
 use scan::{KEEPALIVE, Passed, Scanned, Scanner, Violation, Writer};
 
@@ -268,6 +270,59 @@ where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    relay_halves(
+        tokio::io::split(client),
+        tokio::io::split(upstream),
+        options,
+    )
+    .await
+}
+
+/// [`relay_frames`] between two plain TCP sockets: each direction reads and writes its
+/// socket's halves directly, without the lock that [`tokio::io::split`] takes per call.
+/// `early` holds what was read from either side before (hyper's read-ahead): it is
+/// scanned and passed on first, as if read from the socket.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(client: tokio::net::TcpStream, upstream: tokio::net::TcpStream) {
+/// use wsvia_gateway::frames::{FrameOptions, relay_frames_tcp};
+/// let options = FrameOptions {
+///     ping_interval: None,
+///     ping_timeout: std::time::Duration::from_secs(10),
+///     max_message_size: 16 << 20,
+///     cut: Default::default(),
+///     counters: Default::default(),
+/// };
+/// let early = wsvia_server::relay::Early::default();
+/// let (reason, stats) = relay_frames_tcp(client, upstream, early, &options).await;
+/// # }
+/// ```
+pub async fn relay_frames_tcp(
+    client: TcpStream,
+    upstream: TcpStream,
+    early: Early,
+    options: &FrameOptions,
+) -> (CloseReason, FrameStats) {
+    let (client_rx, client_tx) = client.into_split();
+    let (upstream_rx, upstream_tx) = upstream.into_split();
+    let client_rx = Cursor::new(early.up).chain(client_rx);
+    let upstream_rx = Cursor::new(early.down).chain(upstream_rx);
+    relay_halves((client_rx, client_tx), (upstream_rx, upstream_tx), options).await
+}
+
+/// [`relay_frames`] over each side's read and write halves.
+async fn relay_halves<CR, CW, UR, UW>(
+    client: (CR, CW),
+    upstream: (UR, UW),
+    options: &FrameOptions,
+) -> (CloseReason, FrameStats)
+where
+    CR: AsyncRead + Unpin + Send + 'static,
+    CW: AsyncWrite + Unpin + Send + 'static,
+    UR: AsyncRead + Unpin + Send + 'static,
+    UW: AsyncWrite + Unpin + Send + 'static,
+{
     let shared = Arc::new(Shared::default());
     let moving = tokio::spawn(both_directions(
         client,
@@ -304,18 +359,18 @@ impl Drop for AbortOnDrop {
 /// Both directions, in a task of their own so that a message wakes only them, not the
 /// keeper's timers. A direction that fails ends both; one that ends cleanly (its side
 /// closed its stream, passed on as a half-close) waits for the other.
-async fn both_directions<C, U>(
-    client: C,
-    upstream: U,
+async fn both_directions<CR, CW, UR, UW>(
+    (mut client_rx, mut client_tx): (CR, CW),
+    (mut upstream_rx, mut upstream_tx): (UR, UW),
     shared: Arc<Shared>,
     max_message_size: usize,
     counters: Arc<Counters>,
 ) where
-    C: AsyncRead + AsyncWrite + Unpin,
-    U: AsyncRead + AsyncWrite + Unpin,
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    UR: AsyncRead + Unpin,
+    UW: AsyncWrite + Unpin,
 {
-    let (mut client_rx, mut client_tx) = tokio::io::split(client);
-    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
     let limits = (max_message_size, &*counters);
     let up = direction(
         Side::Client,
@@ -859,6 +914,56 @@ mod tests {
         drop((client, server));
         let (reason, _) = relay.await.unwrap();
         assert_eq!(reason, CloseReason::ClientClose);
+    }
+
+    /// A connected pair of loopback sockets.
+    async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dialed = TcpStream::connect(listener.local_addr().unwrap());
+        let (dialed, accepted) = tokio::join!(dialed, listener.accept());
+        (dialed.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn over_tcp_what_was_read_ahead_of_each_side_goes_first_and_is_scanned() {
+        let (client, gw_client) = tcp_pair().await;
+        let (gw_upstream, upstream) = tcp_pair().await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut upstream = WebSocketStream::from_raw_socket(upstream, Role::Server, None).await;
+        // A masked text frame "early" (mask 0: the payload stays readable) read with the
+        // client's handshake, and an unmasked "first" read with the upstream's 101.
+        let early = Early {
+            up: Bytes::from_static(&[0x81, 0x85, 0, 0, 0, 0, b'e', b'a', b'r', b'l', b'y']),
+            down: Bytes::from_static(&[0x81, 0x05, b'f', b'i', b'r', b's', b't']),
+        };
+        let opts = options(None, 1000);
+        let relay =
+            tokio::spawn(
+                async move { relay_frames_tcp(gw_client, gw_upstream, early, &opts).await },
+            );
+        client.send(Message::text("later")).await.unwrap();
+        upstream.send(Message::text("then")).await.unwrap();
+        assert_eq!(
+            upstream.next().await.unwrap().unwrap(),
+            Message::text("early")
+        );
+        assert_eq!(
+            upstream.next().await.unwrap().unwrap(),
+            Message::text("later")
+        );
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::text("first")
+        );
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text("then"));
+        client.close(None).await.unwrap();
+        assert!(matches!(upstream.next().await, Some(Ok(Message::Close(_)))));
+        assert!(upstream.next().await.is_none());
+        assert!(matches!(client.next().await, Some(Ok(Message::Close(_)))));
+        drop((client, upstream));
+        let (reason, stats) = relay.await.unwrap();
+        assert_eq!(reason, CloseReason::ClientClose);
+        assert_eq!((stats.messages_up, stats.messages_down), (2, 2));
     }
 
     #[test]

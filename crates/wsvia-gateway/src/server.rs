@@ -29,12 +29,12 @@ use wsvia_server::http::{Body, Counted, end_to_end, text};
 use wsvia_server::metrics::Metrics;
 use wsvia_server::record::{CloseReason, TunnelRecord};
 use wsvia_server::registry::Registry;
-use wsvia_server::relay::{Early, RelayOptions, relay_io};
+use wsvia_server::relay::{Early, RelayOptions, relay, relay_io};
 use wsvia_server::reload::{Current, ListenerChanges, Listeners};
 
 use crate::bridge::{BINARY_PROTOCOL, bridge};
 use crate::config::{Mode, RouteOptions, Settings};
-use crate::frames::{FrameOptions, relay_frames};
+use crate::frames::{FrameOptions, relay_frames, relay_frames_tcp};
 use wsvia_server::handshake::{Offer, check, switching, wants_websocket};
 
 /// A running gateway.
@@ -440,7 +440,12 @@ async fn websocket(
                 cut,
                 counters,
             };
-            let (reason, stats) = relay_frames(client, upstream, &opts).await;
+            let (reason, stats) = match both_tcp(client, upstream) {
+                Ok((client, upstream, early)) => {
+                    relay_frames_tcp(client, upstream, early, &opts).await
+                }
+                Err((client, upstream)) => relay_frames(client, upstream, &opts).await,
+            };
             shared
                 .metrics
                 .messages(stats.messages_up, stats.messages_down);
@@ -450,7 +455,14 @@ async fn websocket(
                 idle_timeout: None,
                 cut,
             };
-            let reason = relay_io(client, upstream, Early::default(), &counters, &opts).await;
+            let reason = match both_tcp(client, upstream) {
+                Ok((client, upstream, early)) => {
+                    relay(&client, &upstream, early, &counters, &opts).await
+                }
+                Err((client, upstream)) => {
+                    relay_io(client, upstream, Early::default(), &counters, &opts).await
+                }
+            };
             (reason, counters.up(), counters.down())
         };
         shared.metrics.tunnel_delta(-1);
@@ -552,6 +564,26 @@ async fn bridge_to(
 }
 
 /// The client's stream after the `101`, with bytes hyper read ahead put back.
+/// Both sides as plain sockets, with what was read ahead of each, when both are (the
+/// relays then use them without the boxes); else both streams back as they were.
+fn both_tcp(
+    client: Stream,
+    upstream: Stream,
+) -> Result<(TcpStream, TcpStream, Early), (Stream, Stream)> {
+    match (client.into_tcp(), upstream.into_tcp()) {
+        (Ok((client, up)), Ok((upstream, down))) => Ok((client, upstream, Early { up, down })),
+        (client, upstream) => Err((back(client), back(upstream))),
+    }
+}
+
+/// A stream that [`Stream::into_tcp`] took apart, whole again.
+fn back(taken: Result<(TcpStream, bytes::Bytes), Stream>) -> Stream {
+    match taken {
+        Ok((tcp, early)) => Stream::with_prefix(tcp, early),
+        Err(stream) => stream,
+    }
+}
+
 async fn upgraded(on: hyper::upgrade::OnUpgrade) -> Option<Stream> {
     let upgraded = on.await.ok()?;
     match upgraded.downcast::<TokioIo<Stream>>() {

@@ -4,12 +4,14 @@
 //! no special case. Bytes a layer has read ahead (the start of the tunnel that arrived with
 //! the proxy's `200`) are kept in front of the stream and read first.
 
+use std::any::Any;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 /// Anything a layer can run over: an async, bidirectional byte stream.
 ///
@@ -18,9 +20,22 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// fn takes_io<T: wsvia::Io>(_: T) {}
 /// takes_io(tokio::io::duplex(64).0);
 /// ```
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    /// The stream as [`Any`], to ask which concrete type it is.
+    fn as_any(&self) -> &dyn Any;
+    /// The boxed stream as [`Any`], to take back the concrete type.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
 
 /// A boxed byte stream with optional read-ahead bytes served before the inner stream.
 ///
@@ -87,6 +102,50 @@ impl Stream {
         } else {
             Stream::with_prefix(self, bytes)
         }
+    }
+}
+
+impl Stream {
+    /// The plain TCP connection this stream is, with the bytes read ahead of it (to be
+    /// handled before anything read from the socket); the stream back unchanged when it
+    /// is anything else (TLS, a tunnel layer, a test pipe).
+    ///
+    /// A relay between two plain sockets can then use them directly, without the box.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let tcp = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let stream = wsvia::Stream::with_prefix(tcp, bytes::Bytes::from_static(b"early"));
+    /// let (_tcp, early) = stream.into_tcp().expect("a plain socket");
+    /// assert_eq!(&early[..], b"early");
+    ///
+    /// let pipe = wsvia::Stream::new(tokio::io::duplex(64).0);
+    /// assert!(pipe.into_tcp().is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn into_tcp(self) -> Result<(TcpStream, Bytes), Stream> {
+        // `(*self.inner)`: the box itself is an `Io` too, and would answer as itself.
+        if (*self.inner).as_any().is::<TcpStream>() {
+            let tcp = self.inner.into_any().downcast::<TcpStream>();
+            return Ok((*tcp.expect("checked above"), self.prefix));
+        }
+        if (*self.inner).as_any().is::<Stream>() {
+            let inner = self.inner.into_any().downcast::<Stream>();
+            let inner = *inner.expect("checked above");
+            return match inner.into_tcp() {
+                Ok((tcp, later)) if self.prefix.is_empty() => Ok((tcp, later)),
+                Ok((tcp, later)) => {
+                    let mut early = Vec::with_capacity(self.prefix.len() + later.len());
+                    early.extend_from_slice(&self.prefix);
+                    early.extend_from_slice(&later);
+                    Ok((tcp, Bytes::from(early)))
+                }
+                Err(inner) => Err(Stream::with_prefix(inner, self.prefix)),
+            };
+        }
+        Err(self)
     }
 }
 
@@ -160,5 +219,25 @@ mod tests {
         let mut rest = [0u8; 4];
         s.read_exact(&mut rest).await.unwrap();
         assert_eq!(&rest, b"cdef");
+    }
+
+    #[tokio::test]
+    async fn into_tcp_finds_the_socket_under_nested_prefixes_and_keeps_their_order() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let inner = Stream::with_prefix(tcp, Bytes::from_static(b"second"));
+        let outer = Stream::with_prefix(inner, Bytes::from_static(b"first,"));
+        let (_tcp, early) = outer.into_tcp().expect("a plain socket");
+        assert_eq!(&early[..], b"first,second");
+
+        let (a, mut b) = tokio::io::duplex(64);
+        let pipe = Stream::with_prefix(Stream::new(a), Bytes::from_static(b"ab"));
+        let mut back = pipe.into_tcp().expect_err("a pipe is no socket");
+        b.write_all(b"cd").await.unwrap();
+        let mut all = [0u8; 4];
+        back.read_exact(&mut all).await.unwrap();
+        assert_eq!(&all, b"abcd", "the stream comes back as it was");
     }
 }
