@@ -456,8 +456,8 @@ async fn websocket(
                 cut,
             };
             let reason = match both_tcp(client, upstream) {
-                Ok((client, upstream, early)) => {
-                    relay(&client, &upstream, early, &counters, &opts).await
+                Ok((mut client, mut upstream, early)) => {
+                    relay(&mut client, &mut upstream, early, &counters, &opts).await
                 }
                 Err((client, upstream)) => {
                     relay_io(client, upstream, Early::default(), &counters, &opts).await

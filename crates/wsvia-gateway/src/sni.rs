@@ -231,7 +231,7 @@ async fn route_one(
         up: hello.into(),
         down: Default::default(),
     };
-    record.reason = relay(&tcp, &upstream, early, &counters, &relay_options).await;
+    record.reason = relay(&mut tcp, &mut upstream, early, &counters, &relay_options).await;
     record.status = 200;
     record.bytes_up = counters.up();
     record.bytes_down = counters.down();

@@ -68,8 +68,8 @@ pub(crate) async fn handle(
 /// Relay an admitted tunnel to its end and log it.
 pub(crate) async fn tunnel(
     ctx: Arc<ConnCtx>,
-    admitted: Admitted,
-    client: TcpStream,
+    mut admitted: Admitted,
+    mut client: TcpStream,
     early: Early,
     method: String,
     status: u16,
@@ -88,7 +88,14 @@ pub(crate) async fn tunnel(
         cut: shared.drain.cut_token(),
     };
     shared.metrics.tunnel_delta(1);
-    let reason: CloseReason = relay(&client, &admitted.upstream, early, &counters, &options).await;
+    let reason: CloseReason = relay(
+        &mut client,
+        &mut admitted.upstream,
+        early,
+        &counters,
+        &options,
+    )
+    .await;
     shared.metrics.tunnel_delta(-1);
     drop(registration);
     let Admitted {

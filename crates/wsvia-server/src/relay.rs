@@ -8,17 +8,14 @@
 //! close one way still finish. Bytes are counted as they move, so live totals can be read
 //! at any time.
 
-use std::io;
-use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use socket2::SockRef;
 use std::future::Future;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -133,54 +130,30 @@ pub struct RelayOptions {
 /// # async fn f(client: tokio::net::TcpStream, upstream: tokio::net::TcpStream) {
 /// use wsvia_server::relay::{relay, Counters, RelayOptions};
 /// let counters = std::sync::Arc::new(Counters::default());
-/// let reason = relay(&client, &upstream, Default::default(), &counters, &RelayOptions::default()).await;
+/// let (mut client, mut upstream) = (client, upstream);
+/// let reason = relay(&mut client, &mut upstream, Default::default(), &counters, &RelayOptions::default()).await;
 /// println!("{reason}: {} up, {} down", counters.up(), counters.down());
 /// # }
 /// ```
 pub async fn relay(
-    client: &TcpStream,
-    upstream: &TcpStream,
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
     early: Early,
     counters: &Arc<Counters>,
     options: &RelayOptions,
 ) -> CloseReason {
-    let start = Instant::now();
-    if !early.up.is_empty() {
-        if write_all(upstream, &early.up).await.is_err() {
-            return CloseReason::UpstreamError;
-        }
-        counters
-            .up
-            .fetch_add(early.up.len() as u64, Ordering::Relaxed);
-    }
-    if !early.down.is_empty() {
-        if write_all(client, &early.down).await.is_err() {
-            return CloseReason::ClientError;
-        }
-        counters
-            .down
-            .fetch_add(early.down.len() as u64, Ordering::Relaxed);
-    }
-    // Early bytes often point into hyper's 8 KiB read buffer: let it go now, not at the
-    // tunnel's end.
-    drop(early);
-    let up = pump(
-        client,
-        upstream,
-        Side::Client,
-        &counters.up,
+    // Borrowed halves: no lock per call (as `tokio::io::split` takes), and tokio's own
+    // read clears readiness after a short read, so no `read` is spent on `EAGAIN`.
+    let (client_rx, client_tx) = client.split();
+    let (upstream_rx, upstream_tx) = upstream.split();
+    relay_halves(
+        (client_rx, client_tx),
+        (upstream_rx, upstream_tx),
+        early,
         counters,
-        start,
-    );
-    let down = pump(
-        upstream,
-        client,
-        Side::Upstream,
-        &counters.down,
-        counters,
-        start,
-    );
-    join(up, down, counters, options, start).await
+        options,
+    )
+    .await
 }
 
 /// Like [`relay`], for any pair of byte streams (TLS, boxed streams). As there, an idle
@@ -208,9 +181,32 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
+    relay_halves(
+        tokio::io::split(client),
+        tokio::io::split(upstream),
+        early,
+        counters,
+        options,
+    )
+    .await
+}
+
+/// [`relay`] over each side's read and write halves: the early bytes first, then both
+/// directions.
+async fn relay_halves<CR, CW, UR, UW>(
+    (mut client_rx, mut client_tx): (CR, CW),
+    (mut upstream_rx, mut upstream_tx): (UR, UW),
+    early: Early,
+    counters: &Arc<Counters>,
+    options: &RelayOptions,
+) -> CloseReason
+where
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    UR: AsyncRead + Unpin,
+    UW: AsyncWrite + Unpin,
+{
     let start = Instant::now();
-    let (mut client_rx, mut client_tx) = tokio::io::split(client);
-    let (mut upstream_rx, mut upstream_tx) = tokio::io::split(upstream);
     if !early.up.is_empty() {
         if upstream_tx.write_all(&early.up).await.is_err() {
             return CloseReason::UpstreamError;
@@ -227,8 +223,10 @@ where
             .down
             .fetch_add(early.down.len() as u64, Ordering::Relaxed);
     }
+    // Early bytes often point into hyper's 8 KiB read buffer: let it go now, not at the
+    // tunnel's end.
     drop(early);
-    let up = pump_io(
+    let up = pump(
         &mut client_rx,
         &mut upstream_tx,
         Side::Client,
@@ -236,7 +234,7 @@ where
         counters,
         start,
     );
-    let down = pump_io(
+    let down = pump(
         &mut upstream_rx,
         &mut client_tx,
         Side::Upstream,
@@ -280,10 +278,9 @@ async fn join(
 
 /// Copy `from` → `to` until EOF, then shut `to` down for writing.
 ///
-/// Like [`pump`] for TCP, an idle direction holds no buffer: each read goes into the
-/// thread's scratch buffer and is written to `to` in the same poll; only what `to` cannot
+/// An idle direction holds no buffer: each read goes into the thread's scratch buffer and is written to `to` in the same poll; only what `to` cannot
 /// take yet is copied out and awaited.
-async fn pump_io<R, W>(
+async fn pump<R, W>(
     from: &mut R,
     to: &mut W,
     from_side: Side,
@@ -480,22 +477,6 @@ fn first_end(first: Flow, first_is_up: bool, second: Flow) -> CloseReason {
     }
 }
 
-/// What one read-and-forward step did.
-enum Step {
-    /// `n` bytes read and written.
-    Moved(usize),
-    /// `n` bytes read; the socket took only part: the rest must wait for it.
-    Partly(usize, Vec<u8>),
-    /// Nothing more to read now.
-    Drained,
-    /// The peer ended its sending.
-    Eof,
-    /// Reading failed.
-    ReadFailed,
-    /// Writing failed.
-    WriteFailed,
-}
-
 thread_local! {
     /// One scratch buffer per worker thread, shared by every tunnel it runs: a step never
     /// awaits while holding it, so no tunnel keeps a buffer while idle and no step pays
@@ -504,96 +485,6 @@ thread_local! {
     /// Bytes a [`poll_forward`] step passes on that are not the read as it is; empty
     /// until a step needs it.
     static COPY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Read what `from` has ready into the thread's scratch buffer and write it to `to` at
-/// once; only bytes `to` cannot take yet are copied out (the slow path).
-fn step(from: &TcpStream, to: &TcpStream) -> Step {
-    SCRATCH.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        match read_ready(from, &mut buf) {
-            Ok(0) => Step::Eof,
-            Ok(n) => match to.try_write(&buf[..n]) {
-                Ok(m) if m == n => Step::Moved(n),
-                Ok(m) => Step::Partly(n, buf[m..n].to_vec()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    Step::Partly(n, buf[..n].to_vec())
-                }
-                Err(_) => Step::WriteFailed,
-            },
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Drained,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Moved(0),
-            Err(_) => Step::ReadFailed,
-        }
-    })
-}
-
-/// Read what `from` holds. A read that does not fill `buf` took all the socket had, so it
-/// also marks the socket not readable: the next wait then sleeps until new bytes arrive
-/// (their arrival marks it readable again) instead of waking at once for a read that
-/// would only return `EAGAIN`, one system call saved per message and direction.
-fn read_ready(from: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    use std::io::Read;
-    let mut got = 0;
-    let read = from.try_io(Interest::READABLE, || {
-        got = (&*SockRef::from(from)).read(buf)?;
-        if got > 0 && got < buf.len() {
-            // tokio clears readiness when the operation reports WouldBlock.
-            Err(io::ErrorKind::WouldBlock.into())
-        } else {
-            Ok(got)
-        }
-    });
-    match read {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
-        other => other,
-    }
-}
-
-/// Copy `from` → `to` until EOF, then half-close `to`.
-async fn pump(
-    from: &TcpStream,
-    to: &TcpStream,
-    from_side: Side,
-    counter: &AtomicU64,
-    counters: &Counters,
-    start: Instant,
-) -> Flow {
-    let to_side = other(from_side);
-    loop {
-        from.readable().await.map_err(|_| from_side)?;
-        loop {
-            let moved = match step(from, to) {
-                Step::Moved(n) => n,
-                Step::Partly(n, rest) => {
-                    write_all(to, &rest).await.map_err(|_| to_side)?;
-                    n
-                }
-                Step::Drained => break,
-                Step::Eof => {
-                    let _ = SockRef::from(to).shutdown(Shutdown::Write);
-                    return Ok(());
-                }
-                Step::ReadFailed => return Err(from_side),
-                Step::WriteFailed => return Err(to_side),
-            };
-            if moved > 0 {
-                record_moved(counter, counters, moved, start);
-            }
-        }
-    }
-}
-
-async fn write_all(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        to.writable().await?;
-        match to.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Resolves when no byte moved for `limit`; never when `limit` is `None`.
@@ -614,6 +505,7 @@ async fn idle(limit: Option<Duration>, counters: &Counters, start: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::task::Poll;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -644,11 +536,12 @@ mod tests {
         };
         let c = counters.clone();
         let task = tokio::spawn(async move {
+            let (mut client_inner, mut upstream_inner) = (client_inner, upstream_inner);
             let early = Early {
                 up: Bytes::from_static(b"early"),
                 down: Bytes::from_static(b"hello"),
             };
-            relay(&client_inner, &upstream_inner, early, &c, &opts).await
+            relay(&mut client_inner, &mut upstream_inner, early, &c, &opts).await
         });
         (client_outer, upstream_outer, task, counters, cut)
     }
@@ -718,17 +611,22 @@ mod tests {
             let (upstream_outer, upstream_inner) = pair().await;
             // Small socket buffers, so that the relay's destination fills up.
             for s in [&client_inner, &upstream_inner] {
-                SockRef::from(s).set_send_buffer_size(8 * 1024).unwrap();
+                socket2::SockRef::from(s)
+                    .set_send_buffer_size(8 * 1024)
+                    .unwrap();
             }
             for s in [&client_outer, &upstream_outer] {
-                SockRef::from(s).set_recv_buffer_size(8 * 1024).unwrap();
+                socket2::SockRef::from(s)
+                    .set_recv_buffer_size(8 * 1024)
+                    .unwrap();
             }
             let relay_task = tokio::spawn(async move {
+                let (mut client_inner, mut upstream_inner) = (client_inner, upstream_inner);
                 let counters = Arc::new(Counters::default());
                 let opts = RelayOptions::default();
                 relay(
-                    &client_inner,
-                    &upstream_inner,
+                    &mut client_inner,
+                    &mut upstream_inner,
                     Early::default(),
                     &counters,
                     &opts,
@@ -760,18 +658,26 @@ mod tests {
 
     #[tokio::test]
     async fn the_copying_step_moves_what_is_ready_and_reports_eof() {
-        let (mut a_outer, a_inner) = pair().await;
-        let (b_inner, mut b_outer) = pair().await;
+        let (mut a_outer, mut a_inner) = pair().await;
+        let (mut b_inner, mut b_outer) = pair().await;
+        let (mut from, _) = a_inner.split();
+        let (_, mut to) = b_inner.split();
         a_outer.write_all(b"ready bytes").await.unwrap();
-        a_inner.readable().await.unwrap();
-        assert!(matches!(step(&a_inner, &b_inner), Step::Moved(11)));
+        let step =
+            std::future::poll_fn(|cx| poll_step_io(cx, &mut from, &mut to, Side::Client)).await;
+        assert!(matches!(step, Ok((11, ref rest)) if rest.is_empty()));
         let mut got = [0u8; 11];
         b_outer.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"ready bytes");
-        assert!(matches!(step(&a_inner, &b_inner), Step::Drained));
+        let drained = std::future::poll_fn(|cx| {
+            Poll::Ready(poll_step_io(cx, &mut from, &mut to, Side::Client).is_pending())
+        })
+        .await;
+        assert!(drained, "nothing more to read: the step waits");
         a_outer.shutdown().await.unwrap();
-        a_inner.readable().await.unwrap();
-        assert!(matches!(step(&a_inner, &b_inner), Step::Eof));
+        let step =
+            std::future::poll_fn(|cx| poll_step_io(cx, &mut from, &mut to, Side::Client)).await;
+        assert!(matches!(step, Ok((0, _))), "EOF");
     }
 
     #[tokio::test]
@@ -829,7 +735,7 @@ mod tests {
         // See: the proxy's tunnel slot was never freed when a client reset while the
         // server behind it waited for more bytes.
         let (client, _upstream, task, _, _) = run(None).await;
-        SockRef::from(&client)
+        socket2::SockRef::from(&client)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(client);
@@ -844,7 +750,7 @@ mod tests {
     async fn an_upstream_reset_is_an_upstream_error() {
         let (_client, upstream, task, _, _) = run(None).await;
         // SO_LINGER 0 makes close send RST instead of FIN.
-        SockRef::from(&upstream)
+        socket2::SockRef::from(&upstream)
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(upstream);

@@ -91,11 +91,17 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_tunnel_holds_no_buffer_and_a_small_future() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (_c, client) = pair(&listener).await;
-    let (_u, upstream) = pair(&listener).await;
+    let (_c, mut client) = pair(&listener).await;
+    let (_u, mut upstream) = pair(&listener).await;
     let counters = Arc::new(Counters::default());
     let options = RelayOptions::default();
-    let fut = relay(&client, &upstream, Early::default(), &counters, &options);
+    let fut = relay(
+        &mut client,
+        &mut upstream,
+        Early::default(),
+        &counters,
+        &options,
+    );
     let size = std::mem::size_of_val(&fut);
     assert!(
         size <= MAX_FUTURE_BYTES,
@@ -104,11 +110,11 @@ async fn an_idle_tunnel_holds_no_buffer_and_a_small_future() {
     drop(fut);
 
     // TCP to TCP (the forward proxy).
-    let per_tunnel = idle_heap_per_tunnel(&listener, |c_in, u_in| async move {
+    let per_tunnel = idle_heap_per_tunnel(&listener, |mut c_in, mut u_in| async move {
         let counters = Arc::new(Counters::default());
         relay(
-            &c_in,
-            &u_in,
+            &mut c_in,
+            &mut u_in,
             Early::default(),
             &counters,
             &RelayOptions::default(),
