@@ -270,18 +270,21 @@ where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     U: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    relay_halves(
+    let shared = Arc::new(Shared::default());
+    let moving = tokio::spawn(both_directions(
         tokio::io::split(client),
         tokio::io::split(upstream),
-        options,
-    )
-    .await
+        shared.clone(),
+        options.max_message_size,
+        options.counters.clone(),
+    ));
+    run(moving, shared, options).await
 }
 
 /// [`relay_frames`] between two plain TCP sockets: each direction reads and writes its
-/// socket's halves directly, without the lock that [`tokio::io::split`] takes per call.
-/// `early` holds what was read from either side before (hyper's read-ahead): it is
-/// scanned and passed on first, as if read from the socket.
+/// socket's borrowed halves directly, without the lock that [`tokio::io::split`] takes
+/// per call. `early` holds what was read from either side before (hyper's read-ahead):
+/// it is scanned and passed on first, as if read from the socket.
 ///
 /// # Examples
 /// ```no_run
@@ -299,38 +302,36 @@ where
 /// # }
 /// ```
 pub async fn relay_frames_tcp(
-    client: TcpStream,
-    upstream: TcpStream,
+    mut client: TcpStream,
+    mut upstream: TcpStream,
     early: Early,
     options: &FrameOptions,
 ) -> (CloseReason, FrameStats) {
-    let (client_rx, client_tx) = client.into_split();
-    let (upstream_rx, upstream_tx) = upstream.into_split();
-    let client_rx = Cursor::new(early.up).chain(client_rx);
-    let upstream_rx = Cursor::new(early.down).chain(upstream_rx);
-    relay_halves((client_rx, client_tx), (upstream_rx, upstream_tx), options).await
-}
-
-/// [`relay_frames`] over each side's read and write halves.
-async fn relay_halves<CR, CW, UR, UW>(
-    client: (CR, CW),
-    upstream: (UR, UW),
-    options: &FrameOptions,
-) -> (CloseReason, FrameStats)
-where
-    CR: AsyncRead + Unpin + Send + 'static,
-    CW: AsyncWrite + Unpin + Send + 'static,
-    UR: AsyncRead + Unpin + Send + 'static,
-    UW: AsyncWrite + Unpin + Send + 'static,
-{
     let shared = Arc::new(Shared::default());
-    let moving = tokio::spawn(both_directions(
-        client,
-        upstream,
+    let (moved_shared, max, counters) = (
         shared.clone(),
         options.max_message_size,
         options.counters.clone(),
-    ));
+    );
+    let moving = tokio::spawn(async move {
+        let (client_rx, client_tx) = client.split();
+        let (upstream_rx, upstream_tx) = upstream.split();
+        let client_rx = Cursor::new(early.up).chain(client_rx);
+        let upstream_rx = Cursor::new(early.down).chain(upstream_rx);
+        let (client, upstream) = ((client_rx, client_tx), (upstream_rx, upstream_tx));
+        both_directions(client, upstream, moved_shared, max, counters).await
+    });
+    run(moving, shared, options).await
+}
+
+/// Keep the relay whose directions run in the task `moving` until it ends; then what it
+/// counted. (`moving` is spawned by the caller: a future passed in would stay in this
+/// one's state, at its full size, for the relay's life.)
+async fn run(
+    moving: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+    options: &FrameOptions,
+) -> (CloseReason, FrameStats) {
     keep(AbortOnDrop(moving), &shared, options).await;
     let count = |flags: &[AtomicU64; 2], side: Side| flags[side.index()].load(Ordering::Relaxed);
     let stats = FrameStats {
