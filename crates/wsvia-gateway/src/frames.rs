@@ -698,6 +698,14 @@ mod tests {
 
     type Relay = tokio::task::JoinHandle<(CloseReason, FrameStats)>;
 
+    /// `message` is a Close frame with `code`.
+    fn assert_close(message: Message, code: CloseCode) {
+        match message {
+            Message::Close(Some(f)) => assert_eq!(f.code, code),
+            other => panic!("expected Close {code}, got {other:?}"),
+        }
+    }
+
     /// A client and a server WebSocket with the relay between them.
     async fn start(
         options: FrameOptions,
@@ -780,17 +788,11 @@ mod tests {
             .unwrap();
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("good"));
         server.send(Message::text("good")).await.unwrap();
-        match server.next().await.unwrap().unwrap() {
-            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_close(server.next().await.unwrap().unwrap(), CloseCode::Away);
         // Reading on sends the server's Close reply.
         assert!(server.next().await.is_none());
         assert_eq!(client.next().await.unwrap().unwrap(), Message::text("good"));
-        match client.next().await.unwrap().unwrap() {
-            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Protocol),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_close(client.next().await.unwrap().unwrap(), CloseCode::Protocol);
         drop((client, server));
         let (reason, stats) = relay.await.unwrap();
         assert_eq!(reason, CloseReason::ClientError);
@@ -806,16 +808,10 @@ mod tests {
             .write_all(&[0x81, 0x01, b'x'])
             .await
             .unwrap();
-        match server.next().await.unwrap().unwrap() {
-            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_close(server.next().await.unwrap().unwrap(), CloseCode::Away);
         // The server neither reads on (which would send its reply) nor closes TCP.
         let asked = Instant::now();
-        match client.next().await.unwrap().unwrap() {
-            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Protocol),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_close(client.next().await.unwrap().unwrap(), CloseCode::Protocol);
         assert!(
             asked.elapsed() >= CLOSE_WAIT,
             "held until the wait for the reply ran out"
@@ -1010,10 +1006,7 @@ mod tests {
         cut.cancel();
         let (a, b) = tokio::join!(client.next(), server.next());
         for m in [a, b] {
-            match m.unwrap().unwrap() {
-                Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
-                other => panic!("unexpected {other:?}"),
-            }
+            assert_close(m.unwrap().unwrap(), CloseCode::Away);
         }
         let (a, b) = tokio::join!(client.next(), server.next());
         assert!(a.is_none() && b.is_none());

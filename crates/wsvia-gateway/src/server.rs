@@ -563,7 +563,6 @@ async fn bridge_to(
     switching(&offer, protocol.as_ref(), None)
 }
 
-/// The client's stream after the `101`, with bytes hyper read ahead put back.
 /// Both sides as plain sockets, with what was read ahead of each, when both are (the
 /// relays then use them without the boxes); else both streams back as they were.
 fn both_tcp(
@@ -584,6 +583,7 @@ fn back(taken: Result<(TcpStream, bytes::Bytes), Stream>) -> Stream {
     }
 }
 
+/// The client's stream after the `101`, with bytes hyper read ahead put back.
 async fn upgraded(on: hyper::upgrade::OnUpgrade) -> Option<Stream> {
     let upgraded = on.await.ok()?;
     match upgraded.downcast::<TokioIo<Stream>>() {

@@ -278,8 +278,9 @@ async fn join(
 
 /// Copy `from` → `to` until EOF, then shut `to` down for writing.
 ///
-/// An idle direction holds no buffer: each read goes into the thread's scratch buffer and is written to `to` in the same poll; only what `to` cannot
-/// take yet is copied out and awaited.
+/// An idle direction holds no buffer: each read goes into the thread's scratch buffer and
+/// is written to `to` in the same poll; only what `to` cannot take yet is copied out and
+/// awaited.
 async fn pump<R, W>(
     from: &mut R,
     to: &mut W,
