@@ -226,13 +226,15 @@ where
     // Early bytes often point into hyper's 8 KiB read buffer: let it go now, not at the
     // tunnel's end.
     drop(early);
+    // Without an idle timeout nothing reads the activity stamp: skip the clock per move.
+    let stamp_from = options.idle_timeout.map(|_| start);
     let up = pump(
         &mut client_rx,
         &mut upstream_tx,
         Side::Client,
         &counters.up,
         counters,
-        start,
+        stamp_from,
     );
     let down = pump(
         &mut upstream_rx,
@@ -240,7 +242,7 @@ where
         Side::Upstream,
         &counters.down,
         counters,
-        start,
+        stamp_from,
     );
     join(up, down, counters, options, start).await
 }
@@ -287,7 +289,7 @@ async fn pump<R, W>(
     from_side: Side,
     counter: &AtomicU64,
     counters: &Counters,
-    start: Instant,
+    stamp_from: Option<Instant>,
 ) -> Flow
 where
     R: AsyncRead + Unpin,
@@ -304,7 +306,7 @@ where
             to.write_all(&rest).await.map_err(|_| to_side)?;
         }
         to.flush().await.map_err(|_| to_side)?;
-        record_moved(counter, counters, n, start);
+        record_moved(counter, counters, n, stamp_from);
     }
 }
 
@@ -444,11 +446,14 @@ where
     })
 }
 
-/// Count `n` bytes on a direction's `counter` and note the activity for the idle timeout.
-fn record_moved(counter: &AtomicU64, counters: &Counters, n: usize, start: Instant) {
+/// Count `n` bytes on a direction's `counter` and, when an idle timeout watches the
+/// relay (`stamp_from` is its start), note the time of the activity.
+fn record_moved(counter: &AtomicU64, counters: &Counters, n: usize, stamp_from: Option<Instant>) {
     counter.fetch_add(n as u64, Ordering::Relaxed);
-    let now = start.elapsed().as_millis() as u64;
-    counters.last_activity_ms.store(now, Ordering::Relaxed);
+    if let Some(start) = stamp_from {
+        let now = start.elapsed().as_millis() as u64;
+        counters.last_activity_ms.store(now, Ordering::Relaxed);
+    }
 }
 
 fn other(side: Side) -> Side {
