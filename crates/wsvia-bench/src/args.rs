@@ -90,7 +90,7 @@ pub struct TargetArgs {
 pub struct SourceIps(pub Vec<IpAddr>);
 
 /// How long a scenario runs.
-#[derive(Debug, Clone, Args, serde::Serialize)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct Timing {
     /// Seconds measured (after the warm-up).
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
@@ -255,6 +255,13 @@ pub struct SuiteArgs {
     /// Exit 1 when a target of issue #6 is missed (default: report only).
     #[arg(long)]
     pub strict: bool,
+    /// Run nothing: write the report and charts again from a run saved with --json (after
+    /// the report changed, or into another --out).
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "quick", "targets", "scenarios", "rounds", "idle_connections", "echo_connections",
+        "echo_rate", "json",
+    ])]
+    pub from_json: Option<PathBuf>,
 }
 
 #[cfg(test)]

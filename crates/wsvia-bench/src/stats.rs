@@ -2,7 +2,7 @@
 //! [`Table`]s.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::addr::format_size;
 
@@ -72,7 +72,7 @@ impl Latency {
 }
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct Percentiles {
     pub p50: f64,
@@ -85,7 +85,7 @@ pub struct Percentiles {
 
 /// CPU used during the measured window, in percent of one core (200 = both cores of a
 /// 2-core machine).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuShares {
     /// The echo server.
     pub echo: Option<f64>,
@@ -96,7 +96,7 @@ pub struct CpuShares {
 }
 
 /// Memory figures of an `idle` run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdleFigures {
     /// WebSockets open at the measurement.
     pub opened: usize,
@@ -133,7 +133,7 @@ fn per_conn(before: u64, after: u64, n: usize) -> Option<f64> {
 }
 
 /// Everything one run of one scenario against one target measured.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunReport {
     /// `bulk`, `echo`, `echo-rate`, `setup`, `idle`.
     pub scenario: String,

@@ -11,11 +11,11 @@ pub mod chart;
 pub mod peers;
 pub mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::args::{SuiteArgs, Timing};
 use crate::dial::Dialer;
@@ -28,7 +28,7 @@ use peers::{ALL_TARGETS, Target};
 pub const ALL_SCENARIOS: &[&str] = &["idle", "bulk", "echo", "echo-rate", "setup"];
 
 /// Sizes, counts and durations of one suite run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     /// Rounds of bulk/echo/echo-rate/setup.
     pub rounds: usize,
@@ -114,12 +114,42 @@ pub struct SuiteJson<'a> {
     pub machine: &'a report::Machine,
     /// The settings used.
     pub settings: &'a Settings,
+    /// The command that ran it, as the report shows it.
+    pub command: &'a str,
     /// Every run, in order.
     pub runs: &'a [RoundRun],
 }
 
+/// A [`SuiteJson`] read back, for `--from-json`.
+#[derive(Debug, Deserialize)]
+pub struct SuiteRecord {
+    /// What the machine was.
+    pub machine: report::Machine,
+    /// The settings used.
+    pub settings: Settings,
+    /// The command that ran it (files written before it was recorded have none).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Every run, in order.
+    pub runs: Vec<RoundRun>,
+}
+
+impl SuiteRecord {
+    /// The targets that ran, in the suite's order.
+    pub fn targets(&self) -> Vec<&str> {
+        let ran = |name: &str| self.runs.iter().any(|r| r.report.target == name);
+        let mut out: Vec<&str> = ALL_TARGETS.iter().map(|t| t.0).filter(|t| ran(t)).collect();
+        for r in &self.runs {
+            if !out.contains(&r.report.target.as_str()) {
+                out.push(&r.report.target);
+            }
+        }
+        out
+    }
+}
+
 /// A run and the round it belonged to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoundRun {
     /// 1-based round (idle runs are round 1).
     pub round: usize,
@@ -133,6 +163,9 @@ pub struct RoundRun {
 /// [`Error::Config`] for unknown targets or scenarios; [`Error::Peer`] when a peer is
 /// missing or does not work.
 pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
+    if let Some(path) = &a.from_json {
+        return rerender(a, path);
+    }
     let targets = pick(
         &a.targets,
         &ALL_TARGETS.iter().map(|t| t.0).collect::<Vec<_>>(),
@@ -236,27 +269,15 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
     drop(echoes);
     let machine = machine.finish();
     let summary = report::Summary::new(&runs, &targets, &settings);
-    let text = summary.markdown(&machine, &settings, &command_line(a), &a.charts, &a.out);
-    println!("{text}");
-    if !a.no_write {
-        std::fs::create_dir_all(&a.charts)
-            .map_err(|e| Error::io(format!("create {}", a.charts.display()), e))?;
-        for (file, bars) in summary.charts() {
-            chart::draw(&bars, &a.charts.join(file))?;
-        }
-        report::write_markdown(&a.out, &text)?;
-        eprintln!(
-            "wsvia bench suite: wrote {} and charts in {}",
-            a.out.display(),
-            a.charts.display()
-        );
-    }
+    let command = command_line(a);
+    publish(a, &summary, &machine, &settings, &command)?;
     if let Some(path) = &a.json {
         crate::write_json(
             path,
             &SuiteJson {
                 machine: &machine,
                 settings: &settings,
+                command: &command,
                 runs: &runs,
             },
         )?;
@@ -275,6 +296,48 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
     } else {
         Outcome::Passed
     })
+}
+
+/// Print the report; unless `--no-write`, write it into `--out` and draw the charts.
+fn publish(
+    a: &SuiteArgs,
+    summary: &report::Summary,
+    machine: &report::Machine,
+    settings: &Settings,
+    command: &str,
+) -> Result<(), Error> {
+    let text = summary.markdown(machine, settings, command, &a.charts, &a.out);
+    println!("{text}");
+    if !a.no_write {
+        std::fs::create_dir_all(&a.charts)
+            .map_err(|e| Error::io(format!("create {}", a.charts.display()), e))?;
+        for (file, bars) in summary.charts() {
+            chart::draw(&bars, &a.charts.join(file))?;
+        }
+        report::write_markdown(&a.out, &text)?;
+        eprintln!(
+            "wsvia bench suite: wrote {} and charts in {}",
+            a.out.display(),
+            a.charts.display()
+        );
+    }
+    Ok(())
+}
+
+/// `--from-json`: the report of a saved run, written again; nothing runs.
+fn rerender(a: &SuiteArgs, path: &Path) -> Result<Outcome, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let record: SuiteRecord = serde_json::from_str(&text).map_err(|e| {
+        Error::Config(format!(
+            "{} is not a `wsvia bench suite --json` file: {e}",
+            path.display()
+        ))
+    })?;
+    let summary = report::Summary::new(&record.runs, &record.targets(), &record.settings);
+    let command = record.command.as_deref().unwrap_or("wsvia bench suite");
+    publish(a, &summary, &record.machine, &record.settings, command)?;
+    Ok(Outcome::Passed)
 }
 
 async fn run_one(
@@ -451,6 +514,27 @@ fn command_line(a: &SuiteArgs) -> String {
     s
 }
 
+/// `--quick --no-write`, for the tests of the suite's modules.
+#[cfg(test)]
+pub(crate) fn quick_args() -> SuiteArgs {
+    SuiteArgs {
+        quick: true,
+        targets: vec![],
+        scenarios: vec![],
+        rounds: None,
+        idle_connections: None,
+        echo_connections: None,
+        echo_rate: None,
+        source_ips: crate::addr::parse_source_ips("127.0.0.2").unwrap(),
+        out: "B.md".into(),
+        charts: "c".into(),
+        json: None,
+        no_write: true,
+        strict: false,
+        from_json: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +546,85 @@ mod tests {
         let asked = vec!["nginx".to_owned(), "direct".to_owned(), "nginx".to_owned()];
         assert_eq!(pick(&asked, &all, "t").unwrap(), vec!["direct", "nginx"]);
         assert!(pick(&["apache".to_owned()], &all, "t").is_err());
+    }
+
+    fn args(from_json: Option<PathBuf>) -> SuiteArgs {
+        SuiteArgs {
+            from_json,
+            ..quick_args()
+        }
+    }
+
+    fn echo_run(round: usize, target: &str, messages: u64) -> RoundRun {
+        RoundRun {
+            round,
+            report: RunReport {
+                scenario: "echo".into(),
+                target: target.into(),
+                connections: 1,
+                seconds: 1.0,
+                messages,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_saved_run_renders_the_same_report_again() {
+        let runs = vec![
+            echo_run(1, "nginx", 60),
+            echo_run(1, "direct", 100),
+            echo_run(1, "wsvia-gateway-frames", 50),
+            echo_run(2, "nginx", 70),
+            echo_run(2, "direct", 110),
+            echo_run(2, "wsvia-gateway-frames", 77),
+        ];
+        let machine = report::Machine::probe().finish();
+        let settings = Settings::from_args(&args(None));
+        let command = "wsvia bench suite --rounds 2";
+        let json = serde_json::to_string(&SuiteJson {
+            machine: &machine,
+            settings: &settings,
+            command,
+            runs: &runs,
+        })
+        .unwrap();
+        let back: SuiteRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back.targets(),
+            vec!["direct", "wsvia-gateway-frames", "nginx"],
+            "the suite's order, not the file's"
+        );
+        let (charts, out) = (Path::new("c"), Path::new("B.md"));
+        let first = report::Summary::new(&runs, &back.targets(), &settings)
+            .markdown(&machine, &settings, command, charts, out);
+        let again = report::Summary::new(&back.runs, &back.targets(), &back.settings).markdown(
+            &back.machine,
+            &back.settings,
+            back.command.as_deref().unwrap(),
+            charts,
+            out,
+        );
+        assert_eq!(again, first);
+        assert!(
+            first.contains("0.98 × nginx (rounds: 0.83 to 1.10)"),
+            "{first}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("run.json");
+        std::fs::write(&saved, &json).unwrap();
+        assert!(matches!(
+            rerender(&args(Some(saved.clone())), &saved),
+            Ok(Outcome::Passed)
+        ));
+        std::fs::write(&saved, "{\"runs\": 3}").unwrap();
+        let Err(Error::Config(why)) = rerender(&args(Some(saved.clone())), &saved) else {
+            panic!("a file that is not a saved run must be refused");
+        };
+        assert!(
+            why.contains("is not a `wsvia bench suite --json` file"),
+            "{why}"
+        );
     }
 }

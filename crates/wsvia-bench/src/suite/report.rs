@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::chart::Bars;
 use super::peers::is_peer;
@@ -22,7 +22,7 @@ pub const BEGIN: &str =
 pub const END: &str = "<!-- wsvia-bench:end -->";
 
 /// The machine a suite ran on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     /// `nproc`.
     pub cpus: usize,
@@ -215,7 +215,8 @@ pub struct Goal {
 /// Every run of a suite, grouped by scenario and target.
 #[derive(Debug)]
 pub struct Summary {
-    runs: BTreeMap<(String, String), Vec<RunReport>>,
+    /// Each scenario and target's runs, with the round each belonged to.
+    runs: BTreeMap<(String, String), Vec<(usize, RunReport)>>,
     targets: Vec<String>,
     scenarios: Vec<String>,
     idle_connections: usize,
@@ -225,11 +226,13 @@ pub struct Summary {
 impl Summary {
     /// Group `runs`.
     pub fn new(runs: &[RoundRun], targets: &[&str], settings: &Settings) -> Summary {
-        let mut map: BTreeMap<(String, String), Vec<RunReport>> = BTreeMap::new();
+        let mut map: BTreeMap<(String, String), Vec<(usize, RunReport)>> = BTreeMap::new();
         let mut scenarios: Vec<String> = Vec::new();
         for r in runs {
             let key = (r.report.scenario.clone(), r.report.target.clone());
-            map.entry(key).or_default().push(r.report.clone());
+            map.entry(key)
+                .or_default()
+                .push((r.round, r.report.clone()));
             if !scenarios.contains(&r.report.scenario) {
                 scenarios.push(r.report.scenario.clone());
             }
@@ -258,11 +261,53 @@ impl Summary {
             .get(&(scenario.to_owned(), target.to_owned()))
             .map(|rs| {
                 rs.iter()
-                    .filter_map(get)
+                    .filter_map(|(_, r)| get(r))
                     .filter(|v| v.is_finite())
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// `get` of each round's run of one scenario and target, by round (a round has one
+    /// run of each).
+    fn by_round(
+        &self,
+        scenario: &str,
+        target: &str,
+        get: fn(&RunReport) -> Option<f64>,
+    ) -> BTreeMap<usize, f64> {
+        self.runs
+            .get(&(scenario.to_owned(), target.to_owned()))
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|(round, r)| Some((*round, get(r)?)))
+                    .filter(|(_, v)| v.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Round by round, `combine` of `a`'s and `b`'s figure (a ratio, a difference) in
+    /// the rounds both ran: targets run in turn within a round, so these pairs shared the
+    /// machine's state more closely than medians over the whole run do.
+    fn per_round(
+        &self,
+        scenario: &str,
+        title: &str,
+        (a, b): (&str, &str),
+        combine: fn(f64, f64) -> Option<f64>,
+    ) -> Vec<f64> {
+        let Some(m) = METRICS
+            .iter()
+            .find(|m| m.scenario == scenario && m.title == title)
+        else {
+            return Vec::new();
+        };
+        let theirs = self.by_round(scenario, b, m.get);
+        self.by_round(scenario, a, m.get)
+            .into_iter()
+            .filter_map(|(round, x)| combine(x, *theirs.get(&round)?))
+            .collect()
     }
 
     fn metric(&self, scenario: &str, title: &str, target: &str) -> Option<f64> {
@@ -324,7 +369,7 @@ impl Summary {
                     row.push(ratio(v, best.map(|b| b.0)));
                 }
                 row.push(spread(&self.values(scenario, target, metrics[0].get)));
-                row.push(runs.iter().map(|r| r.errors).sum::<u64>().to_string());
+                row.push(runs.iter().map(|(_, r)| r.errors).sum::<u64>().to_string());
                 t.row(row);
             }
             out.push((scenario.clone(), t));
@@ -392,7 +437,7 @@ impl Summary {
         self.runs
             .values()
             .flatten()
-            .filter_map(|r| r.cpu.echo)
+            .filter_map(|(_, r)| r.cpu.echo)
             .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
     }
 
@@ -404,10 +449,18 @@ impl Summary {
             self.metric("bulk", "MiB/s", w),
             self.metric("bulk", "MiB/s", "direct"),
         );
+        let rounds = |scenario: &str, title: &str, against: &str| {
+            rounds_range(
+                &self.per_round(scenario, title, (w, against), |a, b| {
+                    ratio_of(Some(a), Some(b))
+                }),
+                |v| format!("{v:.2}"),
+            )
+        };
         goals.push(Goal {
             goal: "bulk through `wsvia proxy` ≥ 0.97 × direct".into(),
             measured: bulk
-                .map(|r| format!("{r:.2} × direct"))
+                .map(|r| format!("{r:.2} × direct{}", rounds("bulk", "MiB/s", "direct")))
                 .unwrap_or_else(|| "not run".into()),
             met: bulk.map(|r| r >= 0.97),
         });
@@ -418,7 +471,7 @@ impl Summary {
         goals.push(Goal {
             goal: "echo 64 B × 1,000 connections through `wsvia proxy` ≥ 2 × squid msg/s".into(),
             measured: echo
-                .map(|r| format!("{r:.2} × squid"))
+                .map(|r| format!("{r:.2} × squid{}", rounds("echo", "msg/s", "squid")))
                 .unwrap_or_else(|| "not run".into()),
             met: echo.map(|r| r >= 2.0),
         });
@@ -437,8 +490,12 @@ impl Summary {
             ),
             measured: match added {
                 Some(a) => format!(
-                    "{:+.0} µs (at saturation: {})",
+                    "{:+.0} µs{} (at saturation: {})",
                     a,
+                    rounds_range(
+                        &self.per_round("echo-rate", "p99 µs", (w, "direct"), |a, b| Some(a - b)),
+                        |v| format!("{v:+.0}"),
+                    ),
                     added_sat
                         .map(|s| format!("{s:+.0} µs"))
                         .unwrap_or_else(|| "–".into())
@@ -466,7 +523,15 @@ impl Summary {
         goals.push(Goal {
             goal: "`wsvia gateway` frames ≥ nginx msg/s (echo)".into(),
             measured: gw
-                .map(|r| format!("{r:.2} × nginx"))
+                .map(|r| {
+                    let each = self.per_round("echo", "msg/s", (g, "nginx"), |a, b| {
+                        ratio_of(Some(a), Some(b))
+                    });
+                    format!(
+                        "{r:.2} × nginx{}",
+                        rounds_range(&each, |v| format!("{v:.2}"))
+                    )
+                })
                 .unwrap_or_else(|| "not run".into()),
             met: gw.map(|r| r >= 1.0),
         });
@@ -749,6 +814,17 @@ fn spread(v: &[f64]) -> String {
     format!("{:.0}%", (hi - lo) / m.abs() * 100.0)
 }
 
+/// `" (rounds: lo to hi)"` for two or more per-round figures, else nothing.
+fn rounds_range(v: &[f64], show: fn(f64) -> String) -> String {
+    if v.len() < 2 {
+        return String::new();
+    }
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    format!(" (rounds: {} to {})", show(lo), show(hi))
+}
+
 fn ratio_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     let (a, b) = (a?, b?);
     (b != 0.0).then(|| a / b)
@@ -834,21 +910,7 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        Settings::from_args(&crate::args::SuiteArgs {
-            quick: true,
-            targets: vec![],
-            scenarios: vec![],
-            rounds: None,
-            idle_connections: None,
-            echo_connections: None,
-            echo_rate: None,
-            source_ips: crate::addr::parse_source_ips("127.0.0.2").unwrap(),
-            out: "B.md".into(),
-            charts: "c".into(),
-            json: None,
-            no_write: true,
-            strict: false,
-        })
+        Settings::from_args(&super::super::quick_args())
     }
 
     #[test]
@@ -922,6 +984,42 @@ mod tests {
             .unwrap();
         assert_eq!(cpu.cell(row, "proxy CPU per unit"), Some("5,000 µs/msg"));
         assert_eq!(s.echo_cpu_max(), Some(30.0));
+    }
+
+    #[test]
+    fn targets_show_the_range_of_round_by_round_figures() {
+        let at = |round, scenario: &str, target: &str, msgs, p99| {
+            let mut r = run(scenario, target, msgs, p99);
+            r.round = round;
+            r
+        };
+        let runs = vec![
+            at(1, "echo", "wsvia-gateway-frames", 70, 1.0),
+            at(1, "echo", "nginx", 100, 1.0),
+            at(2, "echo", "wsvia-gateway-frames", 90, 1.0),
+            at(2, "echo", "nginx", 60, 1.0),
+            at(3, "echo", "wsvia-gateway-frames", 50, 1.0),
+            at(3, "echo", "nginx", 100, 1.0),
+            at(1, "echo-rate", "direct", 10, 100.0),
+            at(1, "echo-rate", "wsvia-proxy", 10, 180.0),
+            at(2, "echo-rate", "direct", 10, 300.0),
+            at(2, "echo-rate", "wsvia-proxy", 10, 320.0),
+            // A round that only one side ran pairs with nothing.
+            at(3, "echo-rate", "wsvia-proxy", 10, 900.0),
+        ];
+        let targets = ["direct", "wsvia-proxy", "wsvia-gateway-frames", "nginx"];
+        let goals = Summary::new(&runs, &targets, &settings()).goals();
+        // Medians 70 / 100; round by round 0.70, 1.50 and 0.50.
+        assert_eq!(goals[4].measured, "0.70 × nginx (rounds: 0.50 to 1.50)");
+        // Medians 320 − 200; round by round +80 and +20 (round 3 has no direct run).
+        assert_eq!(
+            goals[2].measured,
+            "+120 µs (rounds: +20 to +80) (at saturation: –)"
+        );
+        assert_eq!(goals[0].measured, "not run");
+        // One round gives no range.
+        let one = Summary::new(&runs[..2], &targets, &settings()).goals();
+        assert_eq!(one[4].measured, "0.70 × nginx");
     }
 
     #[test]
