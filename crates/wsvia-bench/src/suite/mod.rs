@@ -282,6 +282,11 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
             },
         )?;
     }
+    Ok(outcome(a, &runs, &summary))
+}
+
+/// Failed when a run failed, or with `--strict` when a target of issue #6 was missed.
+fn outcome(a: &SuiteArgs, runs: &[RoundRun], summary: &report::Summary) -> Outcome {
     let failed_runs = runs.iter().filter(|r| !r.report.completed()).count();
     if failed_runs > 0 {
         eprintln!("wsvia bench suite: {failed_runs} runs had failures (see the errors column)");
@@ -291,11 +296,11 @@ pub async fn run(a: &SuiteArgs) -> Result<Outcome, Error> {
         .iter()
         .filter(|g| g.met == Some(false))
         .count();
-    Ok(if failed_runs > 0 || (a.strict && missed > 0) {
+    if failed_runs > 0 || (a.strict && missed > 0) {
         Outcome::Failed
     } else {
         Outcome::Passed
-    })
+    }
 }
 
 /// Print the report; unless `--no-write`, write it into `--out` and draw the charts.
@@ -337,7 +342,7 @@ fn rerender(a: &SuiteArgs, path: &Path) -> Result<Outcome, Error> {
     let summary = report::Summary::new(&record.runs, &record.targets(), &record.settings);
     let command = record.command.as_deref().unwrap_or("wsvia bench suite");
     publish(a, &summary, &record.machine, &record.settings, command)?;
-    Ok(Outcome::Passed)
+    Ok(outcome(a, &record.runs, &summary))
 }
 
 async fn run_one(
@@ -618,6 +623,12 @@ mod tests {
             rerender(&args(Some(saved.clone())), &saved),
             Ok(Outcome::Passed)
         ));
+        // 0.98 × nginx misses a target: --strict says so for a saved run as for a live one.
+        let strict = SuiteArgs {
+            strict: true,
+            ..args(Some(saved.clone()))
+        };
+        assert!(matches!(rerender(&strict, &saved), Ok(Outcome::Failed)));
         std::fs::write(&saved, "{\"runs\": 3}").unwrap();
         let Err(Error::Config(why)) = rerender(&args(Some(saved.clone())), &saved) else {
             panic!("a file that is not a saved run must be refused");
